@@ -1,0 +1,1 @@
+"""Analyzer: turns chunks of PCM into mergeable partials (numba DSP)."""

@@ -1,0 +1,112 @@
+"""One chunk of PCM -> one partial: the sums and short series the merge needs.
+
+The partial's layout (all arrays via :func:`fpstream.protocol.pack_array`):
+
+native rate, owned samples ``[start, start + frames)``:
+  ``sb0`` and the 100 ms sub-block series of :mod:`analyzer.dynamics`;
+  ``lr``: stereo sums of :mod:`analyzer.stereo`.
+22 050 Hz mid signal, owned STFT frames ``[frame_lo, frame_hi)``:
+  ``onset`` (flux), ``silent`` (flags), ``f0`` (YIN, Hz, 0 = unvoiced);
+  ``bands`` (power per band, all frames); sums over non-silent frames of
+  ``centroid``, ``rolloff``, ``flatness`` and ``chroma`` (with ``chroma_n``).
+owned HPSS frames ``[hpss_lo, hpss_hi)``: ``e_h``, ``e_p``.
+last chunk only: ``n_samples`` (track length), ``n_frames``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from analyzer import dynamics, frequency, harmonic, spectral, stereo, temporal
+from analyzer.grid import plan_chunk, resampler_for
+from analyzer.resample import resample_range
+from analyzer.stft import frame_view, magnitude
+from fpstream.protocol import ChunkHeader, pack_array
+
+
+def mid_signal(pcm: np.ndarray) -> np.ndarray:
+    """``m = (L + R) / 2`` in float64 (the first channel for mono)."""
+    if pcm.shape[1] == 1:
+        return pcm[:, 0].astype(np.float64)
+    return 0.5 * (pcm[:, 0].astype(np.float64) + pcm[:, 1])
+
+
+def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
+    """The partial for one chunk (msgpack-able); see the module docstring for its fields."""
+    sr = header.sample_rate
+    body: dict[str, Any] = {"start": header.start, "frames": header.frames}
+
+    sub = dynamics.subblock_series(pcm, header.preroll, header.start, sr)
+    body["sb0"] = sub.pop("sb0")
+    body.update({k: pack_array(v) for k, v in sub.items()})
+    body["lr"] = pack_array(stereo.lr_sums(pcm, header.preroll))
+
+    plan = plan_chunk(sr, header.start, header.frames, header.last)
+    n_track = header.start + header.frames if header.last else None
+    y_lo, y_hi = plan.resampled_lo, plan.resampled_hi
+    x_start = header.start - header.preroll
+    # past the end of the track the 22 050 Hz signal is zero (the last frame is zero padded)
+    y_end = y_hi if plan.n_out_total < 0 else max(y_lo, min(y_hi, plan.n_out_total))
+    y = resample_range(resampler_for(sr), mid_signal(pcm), x_start, y_lo, y_end, n_track)
+    y = np.pad(y, (0, y_hi - y_lo - len(y)))
+
+    frames = frame_view(y, y_lo, plan.stft_lo, plan.stft_hi)
+    mag = magnitude(frames)
+    own = slice(plan.frame_lo - plan.stft_lo, plan.frame_hi - plan.stft_lo)
+    own_frames, own_mag = frames[own], mag[own]
+    power = own_mag * own_mag
+    silent = spectral.silent_frames(own_frames)
+    loud = ~silent
+
+    flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
+    onset = temporal.onset_strength(mag[flux_lo : own.stop])
+    if plan.frame_lo == 0 and plan.frame_hi > 0:
+        onset = np.concatenate([np.zeros(1, dtype=np.float32), onset])  # no flux into frame 0
+
+    f0 = np.zeros(len(own_frames), dtype=np.float32)
+    f0[loud] = harmonic.yin_f0(np.ascontiguousarray(own_frames[loud]))
+    chroma, has_chroma = harmonic.chroma_energy(power[loud])
+    e_h, e_p = harmonic.hpss_energies(
+        mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1
+    )
+    body.update(
+        frame_lo=plan.frame_lo,
+        hpss_lo=plan.hpss_lo,
+        hpss_hi=plan.hpss_hi,
+        onset=pack_array(onset),
+        silent=pack_array(silent.astype(np.uint8)),
+        f0=pack_array(f0),
+        bands=pack_array(frequency.band_power(power)),
+        centroid=float(spectral.centroid(own_mag[loud]).sum()),
+        rolloff=float(spectral.rolloff(own_mag[loud]).sum()),
+        flatness=float(spectral.flatness(power[loud]).sum()),
+        chroma=float(chroma[has_chroma].sum()),
+        chroma_n=int(has_chroma.sum()),
+        e_h=e_h,
+        e_p=e_p,
+    )
+    if header.last:
+        body["n_samples"] = header.start + header.frames
+        body["n_frames"] = plan.frame_hi
+    return body
+
+
+def warm_up() -> None:
+    """Compile (or load from the numba cache) every kernel, on a tiny synthetic track,
+    so an analyzer is fast from its first real chunk."""
+    from analyzer.fingerprint import fingerprint
+    from fpstream.protocol import TrackRef
+
+    rng = np.random.default_rng(0)
+    sr = 44_100
+    pcm = (0.1 * rng.standard_normal((sr * 3, 2))).astype(np.float32)
+    ref = TrackRef("warm-up", 0, 0, "", 0, 0)
+    bodies = []
+    step = sr
+    for i, s in enumerate(range(0, len(pcm), step)):
+        pre = min(s, sr // 2)
+        h = ChunkHeader(ref, i, s + step >= len(pcm), sr, 2, s, min(step, len(pcm) - s), pre)
+        bodies.append(analyze_chunk(h, np.ascontiguousarray(pcm[s - pre : s + step])))
+    fingerprint(bodies, sr, 2)

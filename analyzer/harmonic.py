@@ -1,0 +1,207 @@
+"""Harmonic content: harmonic/percussive balance, pitch steadiness and chroma.
+
+- :func:`hpss_energies`: median-filtering HPSS (Fitzgerald 2010, "Harmonic/
+  percussive separation using median filtering", DAFx) at full resolution,
+  with librosa's soft masks (power 2) and reflect-mode edges.
+- :func:`yin_f0`: YIN (de Cheveigné & Kawahara 2002, JASA 111(4)) with the
+  cumulative mean normalised difference, absolute threshold and parabolic
+  interpolation.
+- :func:`chroma_energy`: pitch-class energy concentration from the power
+  spectrum, each bin credited to its nearest pitch class (A440 tuning).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import scipy.fft
+
+from analyzer.grid import HPSS_HALF, N_FFT, SR
+from analyzer.stft import FREQS
+
+# ---------------------------------------------------------------- HPSS
+
+
+@nb.njit(cache=True, inline="always")
+def _reflect(i, n):  # pragma: no cover - numba
+    """scipy.ndimage 'reflect' index: (d c b a | a b c d | d c b a). n < 0: no upper edge."""
+    if n < 0:
+        return -i - 1 if i < 0 else i
+    if n == 1:
+        return 0
+    i = i % (2 * n)
+    return i if i < n else 2 * n - 1 - i
+
+
+@nb.njit(cache=True, inline="always")
+def _replace_sorted(win, old, new):  # pragma: no cover - numba
+    """Replace one occurrence of ``old`` by ``new`` in the sorted ``win``, keeping it sorted."""
+    lo, hi = 0, win.shape[0] - 1
+    while lo < hi:  # leftmost index with win[i] >= old
+        mid = (lo + hi) // 2
+        if win[mid] < old:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
+    win[i] = new
+    while i > 0 and win[i - 1] > win[i]:
+        win[i - 1], win[i] = win[i], win[i - 1]
+        i -= 1
+    while i < win.shape[0] - 1 and win[i + 1] < win[i]:
+        win[i + 1], win[i] = win[i], win[i + 1]
+        i += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _median_rows(a, a_lo, out_lo, out_hi, n_total, half):  # pragma: no cover - numba
+    """Running median along axis 0 of ``a`` (rows are global indices from ``a_lo``),
+    window ``2*half+1`` with reflect edges, for output rows ``[out_lo, out_hi)``."""
+    n_cols = a.shape[1]
+    out = np.empty((out_hi - out_lo, n_cols))
+    if out_hi <= out_lo:
+        return out
+    k = 2 * half + 1
+    win = np.empty(k)
+    for c in range(n_cols):
+        for t in range(k):
+            win[t] = a[_reflect(out_lo - half + t, n_total) - a_lo, c]
+        win.sort()
+        for r in range(out_lo, out_hi):
+            out[r - out_lo, c] = win[half]
+            if r + 1 < out_hi:
+                old = a[_reflect(r - half, n_total) - a_lo, c]
+                new = a[_reflect(r + half + 1, n_total) - a_lo, c]
+                if old != new:
+                    _replace_sorted(win, old, new)
+    return out
+
+
+def hpss_energies(mag: np.ndarray, mag_lo: int, hpss_lo: int, hpss_hi: int, n_frames: int) -> tuple[float, float]:
+    """Harmonic and percussive energy ``(E_H, E_P)`` of frames ``[hpss_lo, hpss_hi)``.
+
+    Parameters
+    ----------
+    mag : (frames, bins) magnitude spectrogram holding frames ``mag_lo...``,
+        including 15 frames of context either side of the range (or the
+        track's edges, where the time median reflects).
+    n_frames : total frames in the track, or -1 if the track's end is not in
+        this chunk (then no reflection at the end is needed).
+
+    Harmonic = median over 31 frames (time), percussive = median over 31 bins
+    (frequency); masks ``H²/(H²+P²)`` and ``P²/(H²+P²)`` (0.5 where both are 0);
+    energies are ``Σ (|X| M)²``.
+    """
+    if hpss_hi <= hpss_lo:
+        return 0.0, 0.0
+    harm = _median_rows(mag, mag_lo, hpss_lo, hpss_hi, n_frames, HPSS_HALF)
+    own = np.ascontiguousarray(mag[hpss_lo - mag_lo : hpss_hi - mag_lo])
+    perc = _median_rows(own.T.copy(), 0, 0, own.shape[1], own.shape[1], HPSS_HALF).T
+    h2, p2 = harm * harm, perc * perc
+    total = h2 + p2
+    zero = total <= np.finfo(np.float64).tiny
+    mask_h = np.where(zero, 0.5, h2 / np.where(zero, 1.0, total))
+    s2 = own * own
+    e_h = float(np.sum(s2 * mask_h * mask_h))
+    e_p = float(np.sum(s2 * (1.0 - mask_h) ** 2))
+    return e_h, e_p
+
+
+# ---------------------------------------------------------------- YIN
+
+F0_MIN_HZ = 65.0
+F0_MAX_HZ = 2093.0
+YIN_THRESHOLD = 0.1
+YIN_WIN = N_FFT // 2
+TAU_MIN = int(SR // F0_MAX_HZ)
+TAU_MAX = min(int(np.ceil(SR / F0_MIN_HZ)), N_FFT - YIN_WIN - 1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _yin_pick(cmnd, tau_min, tau_max, threshold):  # pragma: no cover - numba
+    n = cmnd.shape[0]
+    f0 = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        d = cmnd[i]
+        tau = -1
+        for t in range(tau_min, tau_max):
+            if d[t] < threshold:
+                while t + 1 < tau_max and d[t + 1] < d[t]:
+                    t += 1
+                tau = t
+                break
+        if tau < 1:
+            continue
+        a, b, c = d[tau - 1], d[tau], d[tau + 1]
+        den = a - 2.0 * b + c
+        shift = 0.5 * (a - c) / den if den > 0 else 0.0
+        freq = SR / (tau + shift)
+        if F0_MIN_HZ <= freq <= F0_MAX_HZ:
+            f0[i] = freq
+    return f0
+
+
+def yin_f0(frames: np.ndarray) -> np.ndarray:
+    """YIN fundamental frequency (Hz) of each 2048-sample frame at 22 050 Hz, 0 if unvoiced.
+
+    Difference function over a 1024-sample window for lags up to 340 (65 Hz),
+    computed by FFT; voiced when the cumulative mean normalised difference
+    dips below 0.1 in 65–2093 Hz; the first such trough, parabolically refined.
+    """
+    if len(frames) == 0:
+        return np.zeros(0, dtype=np.float32)
+    spec_a = scipy.fft.rfft(frames[:, :YIN_WIN], n=N_FFT, axis=1)
+    spec_b = scipy.fft.rfft(frames, n=N_FFT, axis=1)
+    corr = scipy.fft.irfft(np.conj(spec_a) * spec_b, n=N_FFT, axis=1)[:, : TAU_MAX + 2]
+    sq = np.concatenate([np.zeros((len(frames), 1)), np.cumsum(frames * frames, axis=1)], axis=1)
+    taus = np.arange(TAU_MAX + 2)
+    energy_0 = sq[:, YIN_WIN : YIN_WIN + 1]
+    energy_tau = sq[:, taus + YIN_WIN] - sq[:, taus]
+    diff = np.maximum(energy_0 + energy_tau - 2.0 * corr, 0.0)
+    diff[:, 0] = 0.0
+    cum = np.cumsum(diff[:, 1:], axis=1)
+    cmnd = np.ones_like(diff)
+    cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.where(cum > 0, cum, 1.0)
+    return _yin_pick(cmnd, TAU_MIN, TAU_MAX + 1, YIN_THRESHOLD)
+
+
+def pitch_stability(f0: np.ndarray) -> float:
+    """Fraction of steps between consecutive voiced frames where f0 moves less than
+    half a semitone. 0.0 with fewer than 10 voiced frames or no consecutive pair."""
+    voiced = f0 > 0
+    if voiced.sum() < 10:
+        return 0.0
+    pairs = voiced[:-1] & voiced[1:]
+    if not pairs.any():
+        return 0.0
+    steps = np.abs(12.0 * np.log2(f0[1:][pairs] / f0[:-1][pairs]))
+    return float(np.mean(steps < 0.5))
+
+
+# ---------------------------------------------------------------- chroma
+
+CHROMA_MIN_HZ = 55.0
+CHROMA_MAX_HZ = 5000.0
+
+
+def _chroma_matrix() -> np.ndarray:
+    """``(bins, 12)`` one-hot map of each bin to ``(round(12 log2(f/440)) + 9) mod 12`` (C = 0)."""
+    m = np.zeros((len(FREQS), 12))
+    ok = (FREQS >= CHROMA_MIN_HZ) & (FREQS <= CHROMA_MAX_HZ)
+    pc = (np.round(12.0 * np.log2(FREQS[ok] / 440.0)).astype(int) + 9) % 12
+    m[np.flatnonzero(ok), pc] = 1.0
+    return m
+
+
+CHROMA = _chroma_matrix()
+
+
+def chroma_energy(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: ``Σ c²`` of the L1-normalised 12-bin chroma, and whether the frame
+    had any power between 55 Hz and 5 kHz (frames without are left out of the mean).
+    One pitch class gives 1, an even spread 1/12."""
+    chroma = power @ CHROMA
+    total = chroma.sum(axis=1)
+    has = total > 0
+    norm = chroma / np.where(has, total, 1.0)[:, None]
+    return np.sum(norm * norm, axis=1), has

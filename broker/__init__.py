@@ -1,0 +1,1 @@
+"""Broker: the one process that binds; proxies chunks, partials and acks."""

@@ -1,0 +1,315 @@
+"""The wire protocol: every message that crosses a ZeroMQ socket, in one place.
+
+Every process imports this module instead of spelling message fields itself.
+
+Messages are multipart. The first frame is always a msgpack map with at least
+``v`` (protocol version) and ``kind``. PCM never travels inside msgpack: a
+chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
+interleaved samples, sent and received without copies.
+
+Flows (see DESIGN.md):
+
+- ``chunk``   ingest -> broker -> analyzer: ``[header, pcm]``
+- ``partial`` analyzer -> broker -> sink: ``[header]`` (header carries the partial)
+- ``failed``  ingest or analyzer -> broker -> sink: ``[header]``
+- ``ack``     sink -> broker -> ingest (PUB/SUB): ``[topic, header]``, where the
+  topic is the ingest id so each ingest only hears about its own tracks.
+
+A malformed message raises :class:`ProtocolError` with a specific reason; the
+receiving process logs it and drops the message, it never crashes on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+
+VERSION = 1
+
+KIND_CHUNK = "chunk"
+KIND_PARTIAL = "partial"
+KIND_FAILED = "failed"
+KIND_ACK = "ack"
+
+PCM_DTYPE = np.dtype("<f4")
+
+# Limits that keep a hostile or corrupt message from costing memory.
+MAX_HEADER_BYTES = 64 * 1024 * 1024  # partials of a 10-minute chunk are ~1 MB; generous
+MAX_CHANNELS = 64
+MAX_SAMPLE_RATE = 768_000
+MAX_CHUNK_FRAMES = 1 << 26  # 64 Mi frames: far beyond any sane chunk
+# A ZeroMQ socket refuses any single message larger than this (ZMQ_MAXMSGSIZE).
+MAX_MESSAGE_BYTES = MAX_CHUNK_FRAMES * 4 * 8
+
+_UNPACK_LIMITS = dict(
+    max_buffer_size=MAX_HEADER_BYTES,
+    max_bin_len=MAX_HEADER_BYTES,
+    max_str_len=1 << 20,
+    max_array_len=1 << 20,
+    max_map_len=1 << 16,
+    max_ext_len=0,
+)
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow this protocol."""
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """Identifies one attempt at one track, and the file it came from.
+
+    ``ingest`` + ``track`` is unique per run; ``attempt`` counts re-sends, and
+    the sink accepts chunk ``i`` from any attempt because chunking is
+    deterministic (the same file cut the same way gives the same partials).
+    """
+
+    ingest: str
+    track: int
+    attempt: int
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ChunkHeader:
+    """One chunk of a track's decoded PCM.
+
+    ``start`` is the index (in frames at ``sample_rate``) of the first sample
+    the chunk *owns*; the PCM frame holds ``preroll`` frames of context before
+    it and ``frames`` owned frames, ``(preroll + frames) x channels`` float32.
+    """
+
+    ref: TrackRef
+    index: int
+    last: bool
+    sample_rate: int
+    channels: int
+    start: int
+    frames: int
+    preroll: int
+    dtype: str = PCM_DTYPE.str
+
+    @property
+    def total_frames(self) -> int:
+        return self.preroll + self.frames
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What an analyzer computed from one chunk (``body`` is analyzer-defined msgpack)."""
+
+    ref: TrackRef
+    index: int
+    last: bool
+    sample_rate: int
+    channels: int
+    body: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A track that could not be analysed, and why (becomes a ``failed`` row)."""
+
+    ref: TrackRef
+    error: str
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The sink committed this track's row (``status`` is ``done`` or ``failed``)."""
+
+    ingest: str
+    track: int
+    path: str
+    status: str
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def _pack(kind: str, payload: dict[str, Any]) -> bytes:
+    return msgpack.packb({"v": VERSION, "kind": kind, **payload}, use_bin_type=True)
+
+
+def encode_chunk(header: ChunkHeader, pcm: np.ndarray) -> list[Any]:
+    """Frames for a chunk: the msgpack header and the PCM buffer itself (not copied)."""
+    if pcm.dtype != PCM_DTYPE or not pcm.flags.c_contiguous:
+        raise ValueError("pcm must be C-contiguous little-endian float32")
+    if pcm.shape != (header.total_frames, header.channels):
+        raise ValueError(f"pcm shape {pcm.shape} != ({header.total_frames}, {header.channels})")
+    payload = asdict(header)
+    return [_pack(KIND_CHUNK, payload), memoryview(pcm).cast("B")]
+
+
+def encode_partial(partial: Partial) -> list[bytes]:
+    return [_pack(KIND_PARTIAL, asdict(partial))]
+
+
+def encode_failed(failed: Failed) -> list[bytes]:
+    return [_pack(KIND_FAILED, asdict(failed))]
+
+
+def encode_ack(ack: Ack) -> list[bytes]:
+    return [ack.ingest.encode(), _pack(KIND_ACK, asdict(ack))]
+
+
+def pack_array(a: np.ndarray) -> dict[str, Any]:
+    """A numpy array as msgpack-able ``{dtype, shape, data}`` (raw bytes, not a list)."""
+    a = np.ascontiguousarray(a)
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+
+
+def unpack_array(d: Any) -> np.ndarray:
+    """Inverse of :func:`pack_array`; validates size against dtype and shape."""
+    try:
+        dtype = np.dtype(d["dtype"])
+        shape = tuple(int(s) for s in d["shape"])
+        data = d["data"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"bad packed array: {exc}") from None
+    if dtype.kind not in "biuf" or any(s < 0 for s in shape):
+        raise ProtocolError(f"bad packed array dtype/shape: {dtype}, {shape}")
+    if not isinstance(data, bytes) or len(data) != int(np.prod(shape)) * dtype.itemsize:
+        raise ProtocolError("packed array data length disagrees with its shape")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _unpack(frame: Any) -> dict[str, Any]:
+    raw = frame.bytes if hasattr(frame, "bytes") else bytes(frame)
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+    try:
+        msg = msgpack.unpackb(raw, raw=False, strict_map_key=True, **_UNPACK_LIMITS)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise ProtocolError(f"header is not valid msgpack: {type(exc).__name__}: {exc}") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError(f"header is a {type(msg).__name__}, not a map")
+    if msg.get("v") != VERSION:
+        raise ProtocolError(f"unsupported protocol version {msg.get('v')!r} (this is {VERSION})")
+    return msg
+
+
+def _get(msg: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> Any:
+    if key not in msg:
+        raise ProtocolError(f"missing field {key!r}")
+    value = msg[key]
+    # bool is an int subclass: do not accept True where a count is expected
+    if not isinstance(value, typ) or (isinstance(value, bool) and bool not in _as_tuple(typ)):
+        raise ProtocolError(f"field {key!r} has type {type(value).__name__}")
+    return value
+
+
+def _as_tuple(typ: type | tuple[type, ...]) -> tuple[type, ...]:
+    return typ if isinstance(typ, tuple) else (typ,)
+
+
+def _track_ref(msg: dict[str, Any]) -> TrackRef:
+    ref = _get(msg, "ref", dict)
+    out = TrackRef(
+        ingest=_get(ref, "ingest", str),
+        track=_get(ref, "track", int),
+        attempt=_get(ref, "attempt", int),
+        path=_get(ref, "path", str),
+        size=_get(ref, "size", int),
+        mtime_ns=_get(ref, "mtime_ns", int),
+    )
+    if not out.ingest or len(out.ingest) > 256:
+        raise ProtocolError("bad ingest id")
+    return out
+
+
+def _audio_format(msg: dict[str, Any]) -> tuple[int, int]:
+    sr = _get(msg, "sample_rate", int)
+    ch = _get(msg, "channels", int)
+    if not 1 <= sr <= MAX_SAMPLE_RATE:
+        raise ProtocolError(f"sample_rate {sr} out of range")
+    if not 1 <= ch <= MAX_CHANNELS:
+        raise ProtocolError(f"channels {ch} out of range")
+    return sr, ch
+
+
+def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
+    """Parse the header frame of any message; returns ``(kind, header map)``."""
+    if not frames:
+        raise ProtocolError("empty message")
+    msg = _unpack(frames[0])
+    kind = msg.get("kind")
+    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK):
+        raise ProtocolError(f"unknown message kind {kind!r}")
+    return kind, msg
+
+
+def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
+    """Header and a read-only ``(frames, channels)`` float32 view of the PCM frame (no copy)."""
+    kind, msg = message_kind(frames)
+    if kind != KIND_CHUNK:
+        raise ProtocolError(f"expected a chunk, got {kind!r}")
+    if len(frames) != 2:
+        raise ProtocolError(f"chunk has {len(frames)} frames, expected 2")
+    sr, ch = _audio_format(msg)
+    header = ChunkHeader(
+        ref=_track_ref(msg),
+        index=_get(msg, "index", int),
+        last=_get(msg, "last", bool),
+        sample_rate=sr,
+        channels=ch,
+        start=_get(msg, "start", int),
+        frames=_get(msg, "frames", int),
+        preroll=_get(msg, "preroll", int),
+        dtype=_get(msg, "dtype", str),
+    )
+    if header.dtype != PCM_DTYPE.str:
+        raise ProtocolError(f"unsupported dtype {header.dtype!r}")
+    if header.index < 0 or header.start < 0 or header.preroll < 0 or header.frames < 0:
+        raise ProtocolError("negative index/start/preroll/frames")
+    if header.preroll > header.start:
+        raise ProtocolError("preroll reaches before the start of the track")
+    if header.total_frames > MAX_CHUNK_FRAMES:
+        raise ProtocolError(f"chunk declares {header.total_frames} frames (limit {MAX_CHUNK_FRAMES})")
+    buf = frames[1].buffer if hasattr(frames[1], "buffer") else memoryview(frames[1])
+    expected = header.total_frames * header.channels * PCM_DTYPE.itemsize
+    if buf.nbytes != expected:
+        raise ProtocolError(f"PCM frame has {buf.nbytes} bytes, header implies {expected}")
+    pcm = np.frombuffer(buf, dtype=PCM_DTYPE).reshape(header.total_frames, header.channels)
+    return header, pcm
+
+
+def decode_partial(msg: dict[str, Any]) -> Partial:
+    sr, ch = _audio_format(msg)
+    index = _get(msg, "index", int)
+    if index < 0:
+        raise ProtocolError("negative chunk index")
+    return Partial(
+        ref=_track_ref(msg),
+        index=index,
+        last=_get(msg, "last", bool),
+        sample_rate=sr,
+        channels=ch,
+        body=_get(msg, "body", dict),
+    )
+
+
+def decode_failed(msg: dict[str, Any]) -> Failed:
+    return Failed(ref=_track_ref(msg), error=_get(msg, "error", str))
+
+
+def decode_ack(frames: list[Any]) -> Ack:
+    if len(frames) != 2:
+        raise ProtocolError(f"ack has {len(frames)} frames, expected 2")
+    kind, msg = message_kind(frames[1:])
+    if kind != KIND_ACK:
+        raise ProtocolError(f"expected an ack, got {kind!r}")
+    return Ack(
+        ingest=_get(msg, "ingest", str),
+        track=_get(msg, "track", int),
+        path=_get(msg, "path", str),
+        status=_get(msg, "status", str),
+    )

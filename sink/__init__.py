@@ -1,0 +1,1 @@
+"""Sink: merges partials per track and commits rows to SQLite in batches."""
