@@ -61,9 +61,7 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     loud = ~silent
 
     flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
-    onset = temporal.onset_strength(mag[flux_lo : own.stop])
-    if plan.frame_lo == 0 and plan.frame_hi > 0:
-        onset = np.concatenate([np.zeros(1, dtype=np.float32), onset])  # no flux into frame 0
+    onset = temporal.onset_strength(mag[flux_lo : own.stop], track_start=plan.frame_lo == 0)
 
     f0 = np.zeros(len(own_frames), dtype=np.float32)
     f0[loud] = harmonic.yin_f0(np.ascontiguousarray(own_frames[loud]))

@@ -97,12 +97,10 @@ def _subblock_pass(pcm, preroll, start, sb_len, weights, sos):  # pragma: no cov
         for c in range(ch):
             v = abs(np.float64(pcm[i, c]))
             all_sq[b] += v * v
-            if v > all_peak[b]:
-                all_peak[b] = v
+            all_peak[b] = max(all_peak[b], v)
         m = np.float64(pcm[i, 0]) if ch == 1 else 0.5 * (np.float64(pcm[i, 0]) + np.float64(pcm[i, 1]))
         mid_sq[b] += m * m
-        if abs(m) > mid_peak[b]:
-            mid_peak[b] = abs(m)
+        mid_peak[b] = max(mid_peak[b], abs(m))
     return sb0, kw, count, all_sq, all_peak, mid_sq, mid_peak
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -15,7 +16,7 @@ def _band_matrix() -> np.ndarray:
     """``(bins, 7)`` one-hot: bin k belongs to band b if ``lo <= f_k < hi`` (the
     last band includes the Nyquist frequency). Bins below 20 Hz belong to none."""
     m = np.zeros((len(FREQS), len(BAND_EDGES_HZ) - 1))
-    for b, (lo, hi) in enumerate(zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:], strict=True)):
+    for b, (lo, hi) in enumerate(itertools.pairwise(BAND_EDGES_HZ)):
         last = b == len(BAND_EDGES_HZ) - 2
         m[:, b] = (FREQS >= lo) & ((FREQS <= hi) if last else (FREQS < hi))
     return m

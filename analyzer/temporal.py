@@ -31,10 +31,13 @@ PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0
 TIGHTNESS = 100.0
 
 
-def onset_strength(mag: np.ndarray) -> np.ndarray:
+def onset_strength(mag: np.ndarray, track_start: bool = False) -> np.ndarray:
     """Spectral flux of ``log(|X| + 1e-3)``: mean over bins of the positive
     frame-to-frame increase. ``mag`` holds one frame before the first output,
-    so the result has ``len(mag) - 1`` values."""
+    so the result has ``len(mag) - 1`` values; with ``track_start`` the first
+    frame of ``mag`` is the track's frame 0 and is compared with silence."""
+    if track_start:
+        mag = np.concatenate([np.zeros((1, mag.shape[1])), mag])
     if len(mag) < 2:
         return np.zeros(0, dtype=np.float32)
     logmag = np.log(mag + LOG_FLOOR)
@@ -55,8 +58,8 @@ def _autocorrelation(onset: np.ndarray) -> np.ndarray:
 def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
     """Sub-frame position of the autocorrelation peak nearest ``centre`` (within ``reach``):
     the centroid of the peak lag and its two neighbours, negative values clipped."""
-    lo = max(1, int(math.floor(centre - reach)))
-    hi = min(len(ac) - 2, int(math.ceil(centre + reach)))
+    lo = max(1, math.floor(centre - reach))
+    hi = min(len(ac) - 2, math.ceil(centre + reach))
     if hi < lo:
         return None
     k = lo + int(np.argmax(ac[lo : hi + 1]))
@@ -75,14 +78,21 @@ def tempo_bpm(onset: np.ndarray) -> float:
     through the origin of the centroid-refined peak positions), so the
     estimate is not tied to the frame grid.
     """
-    lag_max = int(math.ceil(60.0 * FPS / BPM_MIN))
+    lag_max = math.ceil(60.0 * FPS / BPM_MIN)
     if len(onset) < 2 * lag_max or np.ptp(onset) <= 0:
         return 0.0
     ac = _autocorrelation(onset)
     if ac[0] <= 0:
         return 0.0
     lags = np.arange(max(2, int(60.0 * FPS / BPM_MAX)), lag_max + 1)
-    score = np.maximum(ac[lags], 0.0) * _bpm_prior(60.0 * FPS / lags)
+    # A period between two lags splits its peak over both: compare peaks by their
+    # mass over three lags, or a period's double (a cleaner integer) would win.
+    ac_pos = np.maximum(ac, 0.0)
+    mass = np.convolve(ac_pos, np.ones(3), mode="same")
+    # A beat period is also a period of the bar: credit half of the mass at twice
+    # the lag, so a pattern repeating every two beats does not halve the tempo.
+    double = np.where(2 * lags < len(mass), mass[np.minimum(2 * lags, len(mass) - 1)], 0.0)
+    score = (mass[lags] + 0.5 * double) * _bpm_prior(60.0 * FPS / lags)
     if score.max() <= 0:
         return 0.0
     period = float(lags[int(np.argmax(score))])
@@ -105,8 +115,8 @@ def _beat_dp(localscore, period, tightness):  # pragma: no cover - numba
     n = localscore.shape[0]
     cumscore = np.zeros(n)
     backlink = np.full(n, -1, dtype=np.int64)
-    lo_off = int(round(2.0 * period))
-    hi_off = max(1, int(round(period / 2.0)))
+    lo_off = round(2.0 * period)
+    hi_off = max(1, round(period / 2.0))
     threshold = 0.01 * localscore.max()
     started = False
     for i in range(n):
@@ -147,7 +157,7 @@ def beat_frames(onset: np.ndarray, bpm: float) -> np.ndarray:
     std = onset.std()
     if std <= 0:
         return np.zeros(0)
-    fpb = int(round(period))
+    fpb = round(period)
     offsets = np.arange(-fpb, fpb + 1)
     window = np.exp(-0.5 * (offsets * 32.0 / period) ** 2)
     localscore = np.convolve(onset / std, window, mode="same")

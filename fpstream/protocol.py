@@ -44,14 +44,14 @@ MAX_CHUNK_FRAMES = 1 << 26  # 64 Mi frames: far beyond any sane chunk
 # A ZeroMQ socket refuses any single message larger than this (ZMQ_MAXMSGSIZE).
 MAX_MESSAGE_BYTES = MAX_CHUNK_FRAMES * 4 * 8
 
-_UNPACK_LIMITS = dict(
-    max_buffer_size=MAX_HEADER_BYTES,
-    max_bin_len=MAX_HEADER_BYTES,
-    max_str_len=1 << 20,
-    max_array_len=1 << 20,
-    max_map_len=1 << 16,
-    max_ext_len=0,
-)
+_UNPACK_LIMITS = {
+    "max_buffer_size": MAX_HEADER_BYTES,
+    "max_bin_len": MAX_HEADER_BYTES,
+    "max_str_len": 1 << 20,
+    "max_array_len": 1 << 20,
+    "max_map_len": 1 << 16,
+    "max_ext_len": 0,
+}
 
 
 class ProtocolError(ValueError):
@@ -188,7 +188,7 @@ def _unpack(frame: Any) -> dict[str, Any]:
         raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
     try:
         msg = msgpack.unpackb(raw, raw=False, strict_map_key=True, **_UNPACK_LIMITS)
-    except Exception as exc:  # msgpack raises several unrelated types
+    except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types
         raise ProtocolError(f"header is not valid msgpack: {type(exc).__name__}: {exc}") from None
     if not isinstance(msg, dict):
         raise ProtocolError(f"header is a {type(msg).__name__}, not a map")

@@ -66,8 +66,8 @@ def iter_chunks(
         sr, ch = int(f.samplerate), int(f.channels)
         if sr <= 0 or ch <= 0:
             raise DecodeError(f"invalid format: {sr} Hz, {ch} channels")
-        chunk = max(1, int(round(chunk_s * sr)))
-        preroll_max = max(0, int(round(preroll_s * sr)))
+        chunk = max(1, round(chunk_s * sr))
+        preroll_max = max(0, round(preroll_s * sr))
         tail = np.zeros((0, ch), dtype=PCM_DTYPE)
         start, index = 0, 0
         block = _read(f, chunk, start)
