@@ -54,24 +54,27 @@ def _replace_sorted(win, old, new):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _median_rows(a, a_lo, out_lo, out_hi, n_total, half):  # pragma: no cover - numba
-    """Running median along axis 0 of ``a`` (rows are global indices from ``a_lo``),
-    window ``2*half+1`` with reflect edges, for output rows ``[out_lo, out_hi)``."""
-    n_cols = a.shape[1]
-    out = np.empty((out_hi - out_lo, n_cols))
+def _running_median(a, a_lo, out_lo, out_hi, n_total, half):  # pragma: no cover - numba
+    """Running median along the last (contiguous) axis of ``a``, whose columns are
+    global indices from ``a_lo``; window ``2*half+1`` with reflect edges, for
+    output columns ``[out_lo, out_hi)``. A sorted window is updated in place,
+    so each step costs O(window) instead of a sort."""
+    n_rows = a.shape[0]
+    out = np.empty((n_rows, max(0, out_hi - out_lo)))
     if out_hi <= out_lo:
         return out
     k = 2 * half + 1
     win = np.empty(k)
-    for c in range(n_cols):
+    for r in range(n_rows):
+        row = a[r]
         for t in range(k):
-            win[t] = a[_reflect(out_lo - half + t, n_total) - a_lo, c]
+            win[t] = row[_reflect(out_lo - half + t, n_total) - a_lo]
         win.sort()
-        for r in range(out_lo, out_hi):
-            out[r - out_lo, c] = win[half]
-            if r + 1 < out_hi:
-                old = a[_reflect(r - half, n_total) - a_lo, c]
-                new = a[_reflect(r + half + 1, n_total) - a_lo, c]
+        for c in range(out_lo, out_hi):
+            out[r, c - out_lo] = win[half]
+            if c + 1 < out_hi:
+                old = row[_reflect(c - half, n_total) - a_lo]
+                new = row[_reflect(c + half + 1, n_total) - a_lo]
                 if old != new:
                     _replace_sorted(win, old, new)
     return out
@@ -94,9 +97,10 @@ def hpss_energies(mag: np.ndarray, mag_lo: int, hpss_lo: int, hpss_hi: int, n_fr
     """
     if hpss_hi <= hpss_lo:
         return 0.0, 0.0
-    harm = _median_rows(mag, mag_lo, hpss_lo, hpss_hi, n_frames, HPSS_HALF)
+    # time medians run along frames: work on the (bins, frames) transpose so they are contiguous
+    harm = _running_median(np.ascontiguousarray(mag.T), mag_lo, hpss_lo, hpss_hi, n_frames, HPSS_HALF).T
     own = np.ascontiguousarray(mag[hpss_lo - mag_lo : hpss_hi - mag_lo])
-    perc = _median_rows(own.T.copy(), 0, 0, own.shape[1], own.shape[1], HPSS_HALF).T
+    perc = _running_median(own, 0, 0, own.shape[1], own.shape[1], HPSS_HALF)
     h2, p2 = harm * harm, perc * perc
     total = h2 + p2
     zero = total <= np.finfo(np.float64).tiny
