@@ -37,20 +37,22 @@ def _reflect(i, n):  # pragma: no cover - numba
 def _replace_sorted(win, old, new):  # pragma: no cover - numba
     """Replace one occurrence of ``old`` by ``new`` in the sorted ``win``, keeping it sorted."""
     lo, hi = 0, win.shape[0] - 1
-    while lo < hi:  # leftmost index with win[i] >= old
-        mid = (lo + hi) // 2
+    while lo < hi:  # leftmost index with win[i] >= old: that is ``old``
+        mid = (lo + hi) >> 1
         if win[mid] < old:
             lo = mid + 1
         else:
             hi = mid
     i = lo
+    if new > old:  # shift the smaller neighbours left until new fits
+        while i + 1 < win.shape[0] and win[i + 1] < new:
+            win[i] = win[i + 1]
+            i += 1
+    else:
+        while i > 0 and win[i - 1] > new:
+            win[i] = win[i - 1]
+            i -= 1
     win[i] = new
-    while i > 0 and win[i - 1] > win[i]:
-        win[i - 1], win[i] = win[i], win[i - 1]
-        i -= 1
-    while i < win.shape[0] - 1 and win[i + 1] < win[i]:
-        win[i + 1], win[i] = win[i], win[i + 1]
-        i += 1
 
 
 @nb.njit(cache=True, nogil=True)

@@ -12,17 +12,21 @@ from analyzer.grid import Resampler
 def _polyphase(x, x_start, taps, up, down, delay, j_lo, j_hi, n_valid_end):  # pragma: no cover - numba
     n_taps = taps.shape[0]
     out = np.zeros(j_hi - j_lo)
-    x_end = x_start + x.shape[0]
+    first = max(0, x_start)  # inputs outside [first, last] are zero
+    last = min(n_valid_end, x_start + x.shape[0]) - 1
     for j in range(j_lo, j_hi):
         pos = j * down + delay  # position in the upsampled domain
-        k = pos // up  # newest input sample contributing
-        t = pos - k * up  # its tap index
+        k_hi = pos // up  # newest input sample contributing
+        t = pos - k_hi * up  # its tap index; older samples use taps t + up, t + 2 up, ...
+        k_lo = k_hi - (n_taps - 1 - t) // up
+        if k_hi > last:
+            t += (k_hi - last) * up
+            k_hi = last
+        k_lo = max(k_lo, first)
         acc = 0.0
-        while t < n_taps:
-            if 0 <= k < n_valid_end and x_start <= k < x_end:
-                acc += taps[t] * x[k - x_start]
+        for k in range(k_hi, k_lo - 1, -1):
+            acc += taps[t] * x[k - x_start]
             t += up
-            k -= 1
         out[j - j_lo] = acc
     return out
 
