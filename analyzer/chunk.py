@@ -22,6 +22,7 @@ import numpy as np
 from analyzer import dynamics, frequency, harmonic, spectral, stereo, temporal
 from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
+from analyzer.stages import stage
 from analyzer.stft import frame_view, magnitude
 from fpstream.protocol import ChunkHeader, pack_array
 
@@ -38,10 +39,11 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     sr = header.sample_rate
     body: dict[str, Any] = {"start": header.start, "frames": header.frames}
 
-    sub = dynamics.subblock_series(pcm, header.preroll, header.start, sr)
-    body["sb0"] = sub.pop("sb0")
-    body.update({k: pack_array(v) for k, v in sub.items()})
-    body["lr"] = pack_array(stereo.lr_sums(pcm, header.preroll))
+    with stage("loudness+peaks+stereo"):
+        sub = dynamics.subblock_series(pcm, header.preroll, header.start, sr)
+        body["sb0"] = sub.pop("sb0")
+        body.update({k: pack_array(v) for k, v in sub.items()})
+        body["lr"] = pack_array(stereo.lr_sums(pcm, header.preroll))
 
     plan = plan_chunk(sr, header.start, header.frames, header.last)
     n_track = header.start + header.frames if header.last else None
@@ -49,26 +51,34 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     x_start = header.start - header.preroll
     # past the end of the track the 22 050 Hz signal is zero (the last frame is zero padded)
     y_end = y_hi if plan.n_out_total < 0 else max(y_lo, min(y_hi, plan.n_out_total))
-    y = resample_range(resampler_for(sr), mid_signal(pcm), x_start, y_lo, y_end, n_track)
-    y = np.pad(y, (0, y_hi - y_lo - len(y)))
-
-    frames = frame_view(y, y_lo, plan.stft_lo, plan.stft_hi)
-    mag = magnitude(frames)
+    with stage("resample"):
+        y = resample_range(resampler_for(sr), mid_signal(pcm), x_start, y_lo, y_end, n_track)
+        y = np.pad(y, (0, y_hi - y_lo - len(y)))
+    with stage("stft"):
+        frames = frame_view(y, y_lo, plan.stft_lo, plan.stft_hi)
+        mag = magnitude(frames)
     own = slice(plan.frame_lo - plan.stft_lo, plan.frame_hi - plan.stft_lo)
     own_frames, own_mag = frames[own], mag[own]
-    power = own_mag * own_mag
-    silent = spectral.silent_frames(own_frames)
-    loud = ~silent
-
-    flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
-    onset = temporal.onset_strength(mag[flux_lo : own.stop], track_start=plan.frame_lo == 0)
-
-    f0 = np.zeros(len(own_frames), dtype=np.float32)
-    f0[loud] = harmonic.yin_f0(np.ascontiguousarray(own_frames[loud]))
-    chroma, has_chroma = harmonic.chroma_energy(power[loud])
-    e_h, e_p = harmonic.hpss_energies(
-        mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1
-    )
+    with stage("spectral+chroma+onset"):
+        power = own_mag * own_mag
+        silent = spectral.silent_frames(own_frames)
+        loud = ~silent
+        flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
+        onset = temporal.onset_strength(mag[flux_lo : own.stop], track_start=plan.frame_lo == 0)
+        chroma, has_chroma = harmonic.chroma_energy(power[loud])
+        shape = (
+            float(spectral.centroid(own_mag[loud]).sum()),
+            float(spectral.rolloff(own_mag[loud]).sum()),
+            float(spectral.flatness(power[loud]).sum()),
+        )
+        bands = frequency.band_power(power)
+    with stage("yin"):
+        f0 = np.zeros(len(own_frames), dtype=np.float32)
+        f0[loud] = harmonic.yin_f0(np.ascontiguousarray(own_frames[loud]))
+    with stage("hpss"):
+        e_h, e_p = harmonic.hpss_energies(
+            mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1
+        )
     body.update(
         frame_lo=plan.frame_lo,
         hpss_lo=plan.hpss_lo,
@@ -76,10 +86,10 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         onset=pack_array(onset),
         silent=pack_array(silent.astype(np.uint8)),
         f0=pack_array(f0),
-        bands=pack_array(frequency.band_power(power)),
-        centroid=float(spectral.centroid(own_mag[loud]).sum()),
-        rolloff=float(spectral.rolloff(own_mag[loud]).sum()),
-        flatness=float(spectral.flatness(power[loud]).sum()),
+        bands=pack_array(bands),
+        centroid=shape[0],
+        rolloff=shape[1],
+        flatness=shape[2],
         chroma=float(chroma[has_chroma].sum()),
         chroma_n=int(has_chroma.sum()),
         e_h=e_h,

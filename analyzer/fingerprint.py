@@ -17,6 +17,7 @@ import numpy as np
 
 from analyzer import dynamics, frequency, harmonic, stereo, temporal, variation
 from analyzer.grid import subblock_len
+from analyzer.stages import stage
 from fpstream.fields import FEATURES, SILENCE_VALUES
 from fpstream.protocol import unpack_array
 
@@ -126,6 +127,8 @@ def values(m: Merged) -> dict[str, float]:
 
 def fingerprint(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -> Fingerprint:
     """Merge the partial bodies of a track, in chunk order, into its fingerprint."""
-    m = merge(bodies, sample_rate, channels)
-    return Fingerprint(duration_s=m.n_samples / sample_rate, values=values(m))
+    with stage("merge"):
+        m = merge(bodies, sample_rate, channels)
+    with stage("finalize (tempo, beats, gating)"):
+        return Fingerprint(duration_s=m.n_samples / sample_rate, values=values(m))
 
