@@ -114,7 +114,7 @@ def warm_up() -> None:
     bodies = []
     step = sr
     for i, s in enumerate(range(0, len(pcm), step)):
-        pre = min(s, sr // 2)
+        pre = min(s, int(1.5 * sr))  # the pre-roll ingest sends (ingest.decode.DEFAULT_PREROLL_S)
         h = ChunkHeader(ref, i, s + step >= len(pcm), sr, 2, s, min(step, len(pcm) - s), pre)
         bodies.append(analyze_chunk(h, np.ascontiguousarray(pcm[s - pre : s + step])))
     fingerprint(bodies, sr, 2)

@@ -44,8 +44,8 @@ MAX_CHUNK_FRAMES = 1 << 26  # 64 Mi frames: far beyond any sane chunk
 # A ZeroMQ socket refuses any single message larger than this (ZMQ_MAXMSGSIZE).
 MAX_MESSAGE_BYTES = MAX_CHUNK_FRAMES * 4 * 8
 
+# (msgpack.unpackb takes no max_buffer_size: _unpack checks the header length itself)
 _UNPACK_LIMITS = {
-    "max_buffer_size": MAX_HEADER_BYTES,
     "max_bin_len": MAX_HEADER_BYTES,
     "max_str_len": 1 << 20,
     "max_array_len": 1 << 20,

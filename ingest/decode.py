@@ -57,7 +57,7 @@ def iter_chunks(
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(os.fsencode(path))  # bytes: names that are not UTF-8 open too
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise DecodeError(f"not a readable audio file: {_describe(exc)}") from None
     except OSError as exc:

@@ -1,0 +1,106 @@
+"""Analyse one file in this process: the stack's pipeline without the sockets.
+
+:func:`analyze_file` runs exactly what the stack runs for a track, in the same
+order, with the same code:
+
+1. ``ingest.decode.file_identity`` and ``ingest.decode.iter_chunks``
+   (streaming decode into chunks with pre-roll),
+2. ``analyzer.chunk.analyze_chunk`` on every chunk,
+3. a msgpack round trip of each partial through ``fpstream.protocol``
+   (what travels from analyzer to sink), so the merge sees the very bytes the
+   sink would see,
+4. ``analyzer.fingerprint.fingerprint`` on the partials in chunk order,
+
+and returns the row the sink would store. ``fpstream analyze`` prints these
+rows; tests use it as the reference the stack must agree with.
+
+Examples
+--------
+>>> row = analyze_file("song.flac")                      # doctest: +SKIP
+>>> row["status"], row["lufs"]                           # doctest: +SKIP
+('done', -9.84)
+>>> analyze_file("missing.flac")["error"]                # doctest: +SKIP
+'file not found'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from analyzer.chunk import analyze_chunk
+from analyzer.fingerprint import fingerprint
+from fpstream.protocol import Partial, TrackRef, decode_partial, encode_partial, message_kind
+from ingest.decode import DEFAULT_CHUNK_S, DEFAULT_PREROLL_S, DecodeError, file_identity, iter_chunks
+from ingest.paths import row_path
+from sink import db as store
+
+#: Column order of a row: the track columns, then the 25 values (as the sink stores them).
+ROW_COLUMNS: tuple[str, ...] = store.COLUMNS
+
+
+def analyze_file(
+    path: str,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    preroll_s: float = DEFAULT_PREROLL_S,
+) -> dict[str, Any]:
+    """Fingerprint one file; never raises for a bad file.
+
+    Parameters
+    ----------
+    path : str
+        The audio file. Stored as ``os.path.abspath(path)``, as ingest does
+        (a name that is not UTF-8 keeps its odd bytes as ``\\xNN`` escapes).
+    chunk_s, preroll_s : float
+        Chunking, as in the stack. The result must not depend on ``chunk_s``
+        (FINGERPRINT.md, "Whole-track, streamed"); changing it is a way to
+        check that.
+
+    Returns
+    -------
+    dict
+        Keys :data:`ROW_COLUMNS`, values as the sink would store them
+        (``sink.db.done_row`` / ``failed_row``): ``status`` is ``'done'``
+        with the 25 values as finite floats, or ``'failed'`` with ``error``
+        saying why (the same words the stack uses) and the values ``None``.
+    """
+    real = os.path.abspath(path)
+    ref = TrackRef(ingest="analyze", track=0, attempt=0, path=row_path(real), size=-1, mtime_ns=-1)
+    try:
+        size, mtime_ns = file_identity(real)
+    except DecodeError as exc:
+        return _row(store.failed_row(ref, str(exc)))
+    ref = TrackRef(ingest="analyze", track=0, attempt=0, path=ref.path, size=size, mtime_ns=mtime_ns)
+    bodies: list[dict[str, Any]] = []
+    sample_rate = channels = 0
+    chunks = iter_chunks(real, ref, chunk_s=chunk_s, preroll_s=preroll_s)
+    while True:
+        # The three stages fail with the stack's own words: ingest, analyzer, sink.
+        try:
+            header, pcm = next(chunks)
+        except StopIteration:
+            break
+        except DecodeError as exc:
+            return _row(store.failed_row(ref, str(exc)))
+        except Exception as exc:
+            return _row(store.failed_row(ref, f"decode failed: {type(exc).__name__}: {exc}"))
+        sample_rate, channels = header.sample_rate, header.channels
+        try:
+            body = analyze_chunk(header, pcm)
+        except Exception as exc:
+            chunks.close()
+            error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
+            return _row(store.failed_row(ref, error))
+        # What the sink receives: the partial after a msgpack round trip.
+        partial = Partial(ref, header.index, header.last, sample_rate, channels, body)
+        _, msg = message_kind(encode_partial(partial))
+        bodies.append(decode_partial(msg).body)
+    try:
+        fp = fingerprint(bodies, sample_rate, channels)
+        return _row(store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values))
+    except Exception as exc:
+        return _row(store.failed_row(ref, f"fingerprint failed: {type(exc).__name__}: {exc}"))
+
+
+def _row(values: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(ROW_COLUMNS, values, strict=True))

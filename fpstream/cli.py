@@ -1,0 +1,476 @@
+"""The ``fpstream`` command: analyse files, query the library, feed and watch the stack.
+
+Each subcommand is a thin wrapper: argument parsing and messages live here,
+the work in ``fpstream.analyze_file``, ``library``, ``show``, ``similarity``,
+``export``, ``broker.status`` and ``ingest``. Errors a user can fix are one
+line on stderr saying what to do (exit 1); usage errors exit 2, as argparse
+does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+from fpstream import __version__
+from fpstream.config import database_path
+
+PROG = "fpstream"
+
+ENV_HELP = """\
+environment:
+  FPSTREAM_DB      the database file (default: fingerprints.db in the working directory)
+  FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)"""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=28)
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="the database to read (default: $FPSTREAM_DB, else fingerprints.db)",
+    )
+
+
+def _k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return k
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _weights(text: str) -> dict[str, float]:
+    from fpstream.similarity import WeightsError, parse_weights
+
+    try:
+        return parse_weights(text)
+    except WeightsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=_formatter,
+        description=(
+            "Whole-track acoustic fingerprints (25 numbers per file) for a music library,\n"
+            "kept in SQLite for similarity search, playlists and mastering decisions.\n\n"
+            "Build the library with the stack (`find ~/Music -name '*.flac' | make run`),\n"
+            "then query it with the commands below. `fpstream COMMAND --help` documents each."
+        ),
+        epilog=(
+            "examples:\n"
+            "  fpstream analyze song.flac                 fingerprint one file, no stack needed\n"
+            "  fpstream show ~/Music/a.flac               its 25 values, grouped, with percentiles\n"
+            "  fpstream similar ~/Music/a.flac -k 20      the 20 most similar tracks\n"
+            "  fpstream export --format csv -o lib.csv    everything, for a spreadsheet\n"
+            "  find ~/Music -name '*.flac' | fpstream feed   add files to a running stack\n"
+            "  fpstream status                            is a stack running, and how fast\n\n"
+            f"{ENV_HELP}\n\n"
+            "The 25 values are defined in FINGERPRINT.md; the README has the schema and SQL examples."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # ------------------------------------------------------------ analyze
+    p = sub.add_parser(
+        "analyze",
+        formatter_class=_formatter,
+        help="fingerprint files in this process and print one JSON object per file",
+        description=(
+            "Fingerprint each FILE in this process (no stack, no database) and print one\n"
+            "JSON object per file on stdout, in the order given, as soon as it is done.\n\n"
+            "Each object has the columns the stack stores (path, status, error, size, mtime_ns,\n"
+            "duration_s, sample_rate, channels, analyzed_at, fingerprint_version) and the 25\n"
+            "values, with full float precision. It runs the stack's own code (decode, chunk,\n"
+            "analyse, msgpack round trip, merge), so the numbers are the ones the stack stores.\n\n"
+            "A file that cannot be read or decoded still prints its row, with\n"
+            '"status": "failed" and the reason in "error".'
+        ),
+        epilog=(
+            "exit status:\n"
+            "  0  every file was analysed\n"
+            "  1  at least one file failed (its row says why; the others were still analysed)\n"
+            "  2  usage error\n\n"
+            "examples:\n"
+            "  fpstream analyze song.flac\n"
+            "  fpstream analyze *.wav > fingerprints.jsonl\n"
+            "  fpstream analyze song.flac | jq '{lufs, tempo_bpm}'\n"
+            "  fpstream analyze --chunk-s 3 song.flac      same numbers, smaller chunks"
+        ),
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything libsndfile reads)")
+    p.add_argument(
+        "--chunk-s",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="seconds of audio per chunk (default 10, as the stack; results do not depend on it)",
+    )
+
+    # ------------------------------------------------------------ export
+    p = sub.add_parser(
+        "export",
+        formatter_class=_formatter,
+        help="write the whole library as JSON Lines or CSV",
+        description=(
+            "Write every row of the library, sorted by path, with every column as stored\n"
+            "(path, status, error, size, mtime_ns, duration_s, sample_rate, channels,\n"
+            "analyzed_at, fingerprint_version, then the 25 values).\n\n"
+            "  jsonl  one JSON object per line; NULL is null\n"
+            "  csv    a header line with the column names, then one line per row; NULL is empty\n\n"
+            "Floats keep full precision. Failed rows are included (filter on status)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  fpstream export --format csv --output library.csv\n"
+            "  fpstream export --format jsonl | jq -c 'select(.status == \"done\") | {path, lufs}'\n"
+            "  FPSTREAM_DB=~/music.db fpstream export --format csv > music.csv\n\n"
+            f"{ENV_HELP}"
+        ),
+    )
+    p.add_argument("--format", required=True, choices=("jsonl", "csv"), help="output format")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="-",
+        help="write to FILE (replaced only once the export is complete) instead of stdout",
+    )
+    _db_option(p)
+
+    # ------------------------------------------------------------ show
+    p = sub.add_parser(
+        "show",
+        formatter_class=_formatter,
+        help="print one track's 25 values by family, with units and percentiles",
+        description=(
+            "Print the stored fingerprint of PATH: the 25 values grouped in the seven families\n"
+            "of FINGERPRINT.md, each with its unit and, when the library has at least 20\n"
+            "analysed tracks, its percentile within the library (p90: 90 % of the tracks have\n"
+            "a lower value). A failed track shows its error instead.\n\n"
+            "PATH is looked up as the stack stores it: made absolute (os.path.abspath) from\n"
+            "the current directory, symlinks not resolved."
+        ),
+        epilog=(
+            "examples:\n"
+            "  fpstream show ~/Music/Artist/Album/01.flac\n"
+            "  fpstream show --db ~/music.db song.flac\n\n"
+            f"{ENV_HELP}"
+        ),
+    )
+    p.add_argument("path", metavar="PATH", help="an audio file in the library")
+    _db_option(p)
+
+    # ------------------------------------------------------------ similar
+    p = sub.add_parser(
+        "similar",
+        formatter_class=_formatter,
+        help="the tracks whose fingerprints are nearest to PATH's",
+        description=(
+            "List the K tracks of the library nearest to PATH, nearest first, PATH itself\n"
+            "excluded: rank, distance, path.\n\n"
+            "Each of the 25 values is scaled by the library's own 5th-95th percentile range,\n"
+            "then the distance is a weighted Euclidean over the 25, normalised so that 1.0 means\n"
+            "'one 5-95 range apart per dimension on average'. An identical copy of a track is\n"
+            "at distance 0. The search is exact over every analysed track.\n\n"
+            "Weights (--weights):\n"
+            "  default  one unit per independent aspect of the sound: the 7 band shares 0.25\n"
+            "           each; lufs, bass_mid_ratio, tempo_bpm, spectral_centroid,\n"
+            "           spectral_rolloff, pitch_stability, dynamic_range_variation,\n"
+            "           peak_consistency, stereo_width, phase_correlation 0.5; silence_ratio\n"
+            "           0.25; the rest 1.0 (why: README, 'Similarity', or the docstring\n"
+            "           of fpstream/similarity.py)\n"
+            "  equal    every dimension 1.0\n"
+            "  NAME=W,...  change single weights, on top of default or of a preset given first"
+        ),
+        epilog=(
+            "examples:\n"
+            "  fpstream similar ~/Music/a.flac\n"
+            "  fpstream similar ~/Music/a.flac -k 50 --weights tempo_bpm=0      ignore tempo\n"
+            "  fpstream similar ~/Music/a.flac --weights equal,lufs=0,crest_db=0\n"
+            "  fpstream similar ~/Music/a.flac --json | jq -r .path             for playlists\n\n"
+            f"{ENV_HELP}"
+        ),
+    )
+    p.add_argument("path", metavar="PATH", help="an analysed track of the library")
+    p.add_argument("-k", type=_k, default=10, metavar="K", help="how many tracks to list (default 10)")
+    p.add_argument(
+        "--weights",
+        type=_weights,
+        default="default",
+        metavar="SPEC",
+        help="default, equal, or NAME=W overrides, comma-separated (default: default)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line: rank, distance, path")
+    _db_option(p)
+
+    # ------------------------------------------------------------ status
+    p = sub.add_parser(
+        "status",
+        formatter_class=_formatter,
+        help="is a stack running: connected processes, message counts, tracks/s",
+        description=(
+            "Ask the running stack's broker what it sees: how long it has run, which processes\n"
+            "are connected (ingests, analyzers, sinks), messages forwarded and dropped, chunks\n"
+            "waiting for an analyzer, and the commit rate in tracks/s (measured over --interval).\n"
+            "Then count the done and failed rows in the database.\n\n"
+            "Exit status 0 when a broker answered, 1 when none did (no stack is running at\n"
+            "FPSTREAM_BROKER)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  fpstream status\n"
+            "  watch -n 5 fpstream status\n"
+            "  FPSTREAM_BROKER=tcp://10.0.0.5:5555 fpstream status      a stack on another machine\n\n"
+            f"{ENV_HELP}"
+        ),
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between the two samples that give tracks/s (default 1; 0 skips the rate)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=1.0,
+        metavar="S",
+        help="how long to wait for the broker's answer (default 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print the broker's counters and row counts as JSON")
+    _db_option(p)
+
+    # ------------------------------------------------------------ feed
+    p = sub.add_parser(
+        "feed",
+        formatter_class=_formatter,
+        help="send paths from stdin into a running stack and wait until they are stored",
+        description=(
+            "Read audio file paths from stdin (one per line, or NUL-separated with -0) and feed\n"
+            "them into the running stack, printing progress on stderr. Returns once every path\n"
+            "has a committed row (done or failed). Files already done and unchanged (same path,\n"
+            "size and mtime) are skipped unless --force. This is what `make run` does after\n"
+            "starting the stack; use it when you keep a stack up (e.g. `honcho start` in\n"
+            "another terminal)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  find ~/Music -type f -name '*.flac' | fpstream feed\n"
+            "  find ~/Music -type f -print0 | fpstream feed -0\n"
+            "  echo ~/Music/remastered.flac | fpstream feed --force\n\n"
+            "exit status: 0 when every path was committed, 1 if some were never acknowledged\n"
+            "(is the sink running?), 2 if the path list could not be read.\n\n"
+            f"{ENV_HELP}\n"
+            "  more settings (FPSTREAM_MAX_IN_FLIGHT, FPSTREAM_RETRIES, ...): python -m ingest --help"
+        ),
+    )
+    p.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
+    p.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
+    p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit status 1."""
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return args.db if args.db is not None else database_path()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from fpstream.analyze_file import analyze_file
+
+    kwargs = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
+    failed = 0
+    for path in args.files:
+        row = analyze_file(path, **kwargs)
+        failed += row["status"] != "done"
+        print(json.dumps(row, allow_nan=False, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fpstream.export import export
+    from fpstream.library import connect
+
+    with closing(connect(_db(args))) as conn:
+        if args.output == "-":
+            export(conn, args.format, sys.stdout)
+            return 0
+        target = Path(args.output)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                n = export(conn, args.format, out)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    print(f"{PROG} export: wrote {n:,} rows to {target}", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from fpstream.library import connect, get_row, load_features
+    from fpstream.show import render
+
+    with closing(connect(_db(args))) as conn:
+        row = get_row(conn, args.path)
+        library = load_features(conn).matrix if row["status"] == "done" else None
+    sys.stdout.write(render(row, library))
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from fpstream.library import connect, get_row, load_features
+    from fpstream.similarity import nearest, robust_scale, weight_vector
+
+    with closing(connect(_db(args))) as conn:
+        row = get_row(conn, args.path)
+        if row["status"] != "done":
+            raise UserError(
+                f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint to compare"
+            )
+        features = load_features(conn)
+    query = features.index_of(row["path"])
+    if features.stale:
+        print(
+            f"{PROG} similar: note: {features.stale:,} tracks with another fingerprint version were left out "
+            "(re-analyse them: fpstream feed --force)",
+            file=sys.stderr,
+        )
+    scaled = robust_scale(features.matrix).apply(features.matrix)
+    idx, dist = nearest(scaled, scaled[query], weight_vector(args.weights), args.k, exclude=query)
+    if idx.size == 0:
+        print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
+    width = len(str(idx.size))
+    for rank, (i, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1):
+        if args.json:
+            print(json.dumps({"rank": rank, "distance": d, "path": features.paths[i]}, ensure_ascii=False))
+        else:
+            print(f"{rank:>{width}}  {d:8.4f}  {features.paths[i]}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from broker.status import query_status
+    from fpstream.config import Endpoints
+    from fpstream.library import LibraryError, connect, status_counts
+    from fpstream.status import render_status
+
+    endpoints = Endpoints.from_env()
+    first = query_status(endpoints, timeout_s=args.timeout)
+    second, elapsed = None, 0.0
+    if first is not None and args.interval > 0:
+        t0 = time.monotonic()
+        time.sleep(args.interval)
+        second = query_status(endpoints, timeout_s=args.timeout)
+        elapsed = time.monotonic() - t0
+    db_path = _db(args)
+    try:
+        with closing(connect(db_path)) as conn:
+            counts: dict[str, int] | None = status_counts(conn)
+        db_note = ""
+    except LibraryError as exc:
+        counts, db_note = None, str(exc)
+    if args.json:
+        print(json.dumps({"broker": second or first, "database": str(db_path), "rows": counts}))
+    else:
+        sys.stdout.write(render_status(endpoints.base, first, second, elapsed, str(db_path), counts, db_note))
+    if first is None:
+        print(
+            f"{PROG} status: no fpstream stack is running at {endpoints.base} (no answer within "
+            f"{args.timeout:g} s): start one with `make run` or `honcho start`, or set FPSTREAM_BROKER "
+            "to the address of a running broker",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    from ingest.__main__ import main as ingest_main
+
+    argv = [*(["--null"] if args.null else []), *(["--force"] if args.force else [])]
+    if args.input:
+        argv += ["--input", args.input]
+    return ingest_main(argv)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "analyze": cmd_analyze,
+    "export": cmd_export,
+    "show": cmd_show,
+    "similar": cmd_similar,
+    "status": cmd_status,
+    "feed": cmd_feed,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fpstream`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    from fpstream.library import LibraryError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, LibraryError) as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `fpstream export ... | head`: the reader left; stop quietly, as cat does.
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise
+        print(f"{PROG} {args.command}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Read access to the fingerprint database (the ``tracks`` table the sink writes).
+
+Every query command (``show``, ``similar``, ``export``, ``status``) goes through
+this module, so the rules are the same everywhere:
+
+- The database is opened **read-only** (``mode=ro``): a query never creates an
+  empty database by mistake, and it can run while the sink is writing (WAL).
+- A missing file, or a file without a ``tracks`` table, is a
+  :class:`LibraryError` whose message says what to do, never a traceback.
+- Paths are looked up exactly as ingest stored them: ``os.path.abspath`` of
+  what the user typed (symlinks are *not* resolved, as in ingest).
+
+Examples
+--------
+>>> conn = connect("fingerprints.db")                  # doctest: +SKIP
+>>> lib = load_features(conn)                          # doctest: +SKIP
+>>> lib.matrix.shape                                   # doctest: +SKIP
+(54756, 25)
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from ingest.paths import row_path
+
+TABLE = "tracks"
+
+#: ``show`` prints percentiles only when the library has at least this many
+#: analysed tracks; below it a percentile says more about chance than the track.
+MIN_ROWS_FOR_PERCENTILES = 20
+
+
+class LibraryError(Exception):
+    """A problem with the database a user can fix; the message says how."""
+
+
+def resolve(path: str) -> str:
+    """The key a path is stored under: ``os.path.abspath``, as ingest does it.
+
+    (A file name that is not valid UTF-8 is stored with its odd bytes as
+    ``\\xNN`` escapes; see ``ingest.paths.row_path``.)
+    """
+    return row_path(os.path.abspath(path))
+
+
+def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open the database read-only; :class:`LibraryError` if it is missing or not ours.
+
+    Rows come back as :class:`sqlite3.Row` (index by column name).
+    """
+    path = Path(db_path)
+    if not path.exists():
+        raise LibraryError(
+            f"no database at {path}: run `make run` first, or set FPSTREAM_DB to the database file"
+        )
+    if path.is_dir():
+        raise LibraryError(f"{path} is a directory: set FPSTREAM_DB to the database file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise LibraryError(f"cannot read {path} as an SQLite database: {exc}") from None
+    if found is None:
+        conn.close()
+        raise LibraryError(
+            f"{path} has no `{TABLE}` table: it is not an fpstream database "
+            "(check FPSTREAM_DB, or let `make run` create it)"
+        )
+    return conn
+
+
+def columns(conn: sqlite3.Connection) -> list[str]:
+    """The ``tracks`` columns in table order (what ``export`` writes)."""
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
+
+
+def get_row(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
+    """The stored row of ``path`` (resolved to absolute) as a dict.
+
+    Raises :class:`LibraryError` if the path is not in the library.
+    """
+    key = resolve(path)
+    row = conn.execute(f"SELECT * FROM {TABLE} WHERE path = ?", (key,)).fetchone()
+    if row is None:
+        raise LibraryError(
+            f"{key} is not in the library: check the path, or add it with "
+            f"`echo {shlex.quote(key)} | fpstream feed` while a stack runs"
+        )
+    return dict(row)
+
+
+def iter_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every row, ordered by path, streamed (constant memory on a million rows)."""
+    for row in conn.execute(f"SELECT * FROM {TABLE} ORDER BY path"):
+        yield dict(row)
+
+
+def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Rows per ``status`` (``done``, ``failed``), zeros included."""
+    counts = {"done": 0, "failed": 0}
+    for status, n in conn.execute(f"SELECT status, COUNT(*) FROM {TABLE} GROUP BY status"):
+        counts[str(status)] = int(n)
+    return counts
+
+
+@dataclass(frozen=True)
+class Features:
+    """The 25 values of every analysed track, ready for numpy.
+
+    ``paths[i]`` is the track of ``matrix[i]``; rows are sorted by path.
+    ``stale`` counts ``done`` rows left out because their
+    ``fingerprint_version`` is not this program's (their numbers mean
+    something else and must not be mixed in).
+    """
+
+    paths: list[str]
+    matrix: np.ndarray  # (n, 25) float64, columns in FEATURES order
+    stale: int
+    index: dict[str, int] = field(repr=False)
+
+    def index_of(self, path: str) -> int:
+        """Row index of ``path`` (already resolved); ``LibraryError`` if absent."""
+        try:
+            return self.index[path]
+        except KeyError:
+            raise LibraryError(
+                f"{path} has no fingerprint of the current version ({FINGERPRINT_VERSION}) in the library: "
+                f"re-analyse it with `echo {shlex.quote(path)} | fpstream feed --force`"
+            ) from None
+
+
+def load_features(conn: sqlite3.Connection, batch: int = 20_000) -> Features:
+    """Load the ``done`` rows of the current fingerprint version into a matrix.
+
+    Streams the rows in batches (memory stays near the size of the matrix,
+    8 bytes x 25 per track) and sorts by path in Python, which is faster than
+    ``ORDER BY`` over the primary-key index: about 0.4 s per 100 000 rows.
+    A ``done`` row with an empty (NULL) value cannot be compared and raises
+    :class:`LibraryError` (the sink never writes one).
+    """
+    cols = ", ".join(FEATURES)
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here
+    cursor.execute(
+        f"SELECT path, {cols} FROM {TABLE} WHERE status = 'done' AND fingerprint_version = ?",
+        (FINGERPRINT_VERSION,),
+    )
+    paths: list[str] = []
+    blocks: list[np.ndarray] = []
+    while rows := cursor.fetchmany(batch):
+        paths.extend(r[0] for r in rows)
+        blocks.append(np.array([r[1:] for r in rows], dtype=np.float64))  # NULL -> nan
+    matrix = np.concatenate(blocks) if blocks else np.empty((0, len(FEATURES)))
+    bad = np.flatnonzero(np.isnan(matrix).any(axis=1))
+    if bad.size:
+        raise LibraryError(f"{paths[bad[0]]} is 'done' but has empty fingerprint values: re-analyse it")
+    order = sorted(range(len(paths)), key=paths.__getitem__)
+    paths = [paths[i] for i in order]
+    matrix = matrix[order]
+    (stale,) = conn.execute(
+        f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done' AND fingerprint_version IS NOT ?",
+        (FINGERPRINT_VERSION,),
+    ).fetchone()
+    index = {p: i for i, p in enumerate(paths)}
+    return Features(paths=paths, matrix=matrix, stale=int(stale), index=index)
+
+
+def percentile_ranks(matrix: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Percentile of each of ``values`` within its column of ``matrix`` (0–100).
+
+    The mid-rank definition: the share of rows below the value plus half the
+    share equal to it, so the median row reads 50 and ties do not favour
+    either side.
+
+    Examples
+    --------
+    >>> m = np.array([[1.0], [2.0], [3.0], [4.0]])
+    >>> percentile_ranks(m, np.array([3.0])).tolist()
+    [62.5]
+    """
+    n = matrix.shape[0]
+    if n == 0:
+        raise ValueError("percentile of an empty library")
+    below = np.count_nonzero(matrix < values, axis=0)
+    equal = np.count_nonzero(matrix == values, axis=0)
+    return 100.0 * (below + 0.5 * equal) / n

@@ -1,0 +1,42 @@
+"""Logging for the stack's processes: one format, stderr, and bounded reports of dropped messages."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+
+
+def setup(process: str) -> logging.Logger:
+    """Log to stderr as ``process[pid] LEVEL message`` (honcho adds the time and process name)."""
+    level = os.environ.get("FPSTREAM_LOG_LEVEL", "INFO").upper()
+    if level not in logging.getLevelNamesMapping():
+        raise SystemExit(f"FPSTREAM_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{process}[%(process)d] %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    return logging.getLogger(process)
+
+
+class DropReport:
+    """Logs each malformed message once, naming the socket it came in on.
+
+    A peer that floods garbage must not flood the log too: after the first
+    ``verbose`` drops on a socket, only every ``every``-th is logged, with the count.
+    """
+
+    def __init__(self, log: logging.Logger, verbose: int = 20, every: int = 1000) -> None:
+        self.log = log
+        self.verbose = verbose
+        self.every = every
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, socket_name: str, reason: object, peer: str | None = None) -> None:
+        self.counts[socket_name] += 1
+        n = self.counts[socket_name]
+        if n <= self.verbose or n % self.every == 0:
+            origin = f"{socket_name} (peer {peer})" if peer else socket_name
+            self.log.warning("dropped malformed message #%d on %s: %s", n, origin, reason)

@@ -1,0 +1,130 @@
+"""Render one track's row for people: the 25 values by family, with units.
+
+The seven families are those of FINGERPRINT.md (its table's rows 1–7, 8–10,
+11–14, 15–17, 18–20, 21–23, 24–25). Next to each value, when the library holds
+at least :data:`~fpstream.library.MIN_ROWS_FOR_PERCENTILES` analysed tracks,
+``show`` prints the value's percentile within the library: ``p90`` means 90 %
+of the library's tracks have a lower value (ties count half).
+
+Example output::
+
+    /music/Artist/Album/01 Song.flac
+      done, 3:41.9, 44100 Hz, 2 ch, analysed 2025-01-05T10:12:44.120Z, fingerprint v1
+      percentiles (pNN: NN % of the library is lower) among 12,480 analysed tracks
+
+    Frequency bands (share of total power)
+      sub_bass_pct                   0.0412  fraction  p71
+      ...
+
+    Loudness and dynamics
+      lufs                            -8.91  LUFS      p83
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
+
+#: The seven families of FINGERPRINT.md, in table order: (title, feature names).
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Frequency bands (share of total power)", FEATURES[0:7]),
+    ("Loudness and dynamics", FEATURES[7:10]),
+    ("Rhythm", FEATURES[10:14]),
+    ("Spectral shape", FEATURES[14:17]),
+    ("Harmony and pitch", FEATURES[17:20]),
+    ("Variation over time", FEATURES[20:23]),
+    ("Stereo image", FEATURES[23:25]),
+)
+assert tuple(n for _, names in FAMILIES for n in names) == FEATURES
+
+#: Unit printed after each value, and the number of decimals it deserves.
+UNITS: dict[str, tuple[str, int]] = {
+    **{name: ("fraction", 4) for name in FEATURES[0:7]},
+    "lufs": ("LUFS", 2),
+    "crest_db": ("dB", 2),
+    "bass_mid_ratio": ("dB", 2),
+    "tempo_bpm": ("BPM", 2),
+    "rhythm_stability": ("0-1", 3),
+    "transient_density": ("onsets/s", 2),
+    "silence_ratio": ("0-1", 3),
+    "spectral_centroid": ("Hz", 1),
+    "spectral_rolloff": ("Hz", 1),
+    "spectral_flatness": ("0-1", 4),
+    "harmonic_ratio": ("0-1", 3),
+    "pitch_stability": ("0-1", 3),
+    "chroma_energy": ("1/12-1", 3),
+    "dynamic_range_variation": ("dB", 2),
+    "loudness_variation_std": ("LU", 2),
+    "peak_consistency": ("0-1", 3),
+    "stereo_width": ("0-1", 3),
+    "phase_correlation": ("-1..1", 3),
+}
+assert tuple(UNITS) == FEATURES
+
+
+def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
+    """The text ``fpstream show`` prints for ``row`` (a stored row as a dict).
+
+    Parameters
+    ----------
+    row : dict
+        A row of ``tracks`` (see :func:`fpstream.library.get_row`).
+    library : np.ndarray, shape (n, 25), optional
+        Every analysed track's values, for percentiles. Percentiles are shown
+        only if ``n >= MIN_ROWS_FOR_PERCENTILES`` and the row is ``done``.
+    """
+    lines = [row["path"], "  " + _summary(row)]
+    if row.get("status") != "done":
+        lines.append(f"  error: {row.get('error') or '(none recorded)'}")
+        return "\n".join(lines) + "\n"
+    values = np.array([row[name] for name in FEATURES], dtype=np.float64)
+    ranks: dict[str, float] = {}
+    n = 0 if library is None else int(library.shape[0])
+    if n >= MIN_ROWS_FOR_PERCENTILES and row.get("fingerprint_version") == FINGERPRINT_VERSION:
+        ranks = dict(zip(FEATURES, percentile_ranks(library, values).tolist(), strict=True))
+        lines.append(f"  percentiles (pNN: NN % of the library is lower) among {n:,} analysed tracks")
+    else:
+        lines.append(
+            f"  no percentiles: the library has {n:,} analysed tracks of this fingerprint version "
+            f"(needs {MIN_ROWS_FOR_PERCENTILES})"
+        )
+    width = max(len(name) for name in FEATURES) + 2
+    for title, names in FAMILIES:
+        lines.append("")
+        lines.append(title)
+        for name in names:
+            unit, decimals = UNITS[name]
+            text = f"  {name:<{width}}{row[name]:>12.{decimals}f}  {unit:<10}"
+            if name in ranks:
+                text += f"p{ranks[name]:.0f}"
+            lines.append(text.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _summary(row: dict[str, Any]) -> str:
+    parts = [str(row.get("status"))]
+    if row.get("duration_s") is not None:
+        parts.append(_clock(float(row["duration_s"])))
+    if row.get("sample_rate") is not None:
+        parts.append(f"{row['sample_rate']} Hz")
+    if row.get("channels") is not None:
+        parts.append(f"{row['channels']} ch")
+    if row.get("analyzed_at"):
+        parts.append(f"analysed {row['analyzed_at']}")
+    if row.get("fingerprint_version") is not None:
+        version = row["fingerprint_version"]
+        note = "" if version == FINGERPRINT_VERSION else f" (this program writes v{FINGERPRINT_VERSION})"
+        parts.append(f"fingerprint v{version}{note}")
+    return ", ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    minutes, sec = divmod(seconds, 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{sec:04.1f}"
+    return f"{minutes}:{sec:04.1f}"

@@ -1,0 +1,265 @@
+"""The one place that creates ZeroMQ sockets: limits, high-water marks, linger, CurveZMQ.
+
+Only the broker binds (``Sockets.bind``); every other process connects
+(``Sockets.connect``). Both apply the same limits, so a socket can never be
+created without a message-size cap or with an unbounded queue.
+
+Queues are sized from a byte budget, not a message count: ``FPSTREAM_QUEUE_MB``
+(default 64) per chunk queue, divided by the size of one chunk at 48 kHz stereo
+(``FPSTREAM_CHUNK_S`` + pre-roll). A chunk crosses at most four such queues
+(ingest send, broker receive, broker send, analyzer receive; the last two are
+kept at ``PREFETCH`` so a worker never hoards work), so the PCM held in queues
+is bounded by about twice the budget whatever the library holds.
+
+CurveZMQ (``FPSTREAM_CURVE_DIR``): the broker is the Curve server and only
+accepts clients whose public key is in ``DIR/authorized_clients/``; clients use
+``DIR/server.key`` and their own key pair ``DIR/<FPSTREAM_CURVE_CLIENT>.key_secret``
+(default ``client``). Without keys the broker refuses to bind any tcp address
+that is not loopback. ``python -m broker keygen DIR`` writes the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from fpstream.config import Endpoints, env_float, env_int
+from fpstream.protocol import MAX_MESSAGE_BYTES, PCM_DTYPE
+from ingest.decode import DEFAULT_CHUNK_S, DEFAULT_PREROLL_S
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+# Chunks waiting at the broker's analyzer side and inside each analyzer: small,
+# so PUSH round-robin balances by who is free, and a killed analyzer loses little.
+PREFETCH = 2
+# Partials, failures and acks are small (KBs); this bounds them by count.
+RESULT_HWM = 1000
+LOOPBACK_HOSTS = {"localhost", "::1", "[::1]"}
+
+
+def chunk_seconds() -> float:
+    """Seconds of audio per chunk (``FPSTREAM_CHUNK_S``); results never depend on it."""
+    chunk_s = env_float("FPSTREAM_CHUNK_S", DEFAULT_CHUNK_S)
+    if not 0.1 <= chunk_s <= 600:
+        raise SystemExit(f"FPSTREAM_CHUNK_S={chunk_s}: expected 0.1 to 600 seconds")
+    return chunk_s
+
+
+@dataclass(frozen=True)
+class Limits:
+    chunk_hwm: int  # messages, for the queues that hold PCM
+    max_message_bytes: int  # ZMQ_MAXMSGSIZE: a peer sending more is disconnected
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        queue_mb = env_int("FPSTREAM_QUEUE_MB", 64)
+        max_mb = env_int("FPSTREAM_MAX_MESSAGE_MB", 256)
+        if queue_mb < 1 or max_mb < 1:
+            raise SystemExit("FPSTREAM_QUEUE_MB and FPSTREAM_MAX_MESSAGE_MB must be at least 1")
+        chunk_bytes = (chunk_seconds() + DEFAULT_PREROLL_S) * 48_000 * 2 * PCM_DTYPE.itemsize
+        return cls(
+            chunk_hwm=max(PREFETCH, int(queue_mb * MiB // chunk_bytes)),
+            max_message_bytes=min(max_mb * MiB, MAX_MESSAGE_BYTES),
+        )
+
+
+# ---------------------------------------------------------------- CurveZMQ keys
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """Where the key files live; which of them a process needs depends on its role."""
+
+    dir: Path
+    client_name: str = "client"
+
+    @classmethod
+    def from_env(cls) -> CurveKeys | None:
+        d = os.environ.get("FPSTREAM_CURVE_DIR")
+        if not d:
+            return None
+        return cls(Path(d), os.environ.get("FPSTREAM_CURVE_CLIENT") or "client")
+
+    @property
+    def authorized_dir(self) -> Path:
+        return self.dir / "authorized_clients"
+
+    def _load(self, name: str, secret: bool) -> tuple[bytes, bytes | None]:
+        path = self.dir / (f"{name}.key_secret" if secret else f"{name}.key")
+        if not path.is_file():
+            raise SystemExit(
+                f"FPSTREAM_CURVE_DIR: missing {path} (create keys with: python -m broker keygen DIR)"
+            )
+        try:
+            return zmq.auth.load_certificate(path)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"cannot read Curve key {path}: {exc}") from None
+
+    def server(self) -> tuple[bytes, bytes]:
+        public, secret = self._load("server", secret=True)
+        assert secret is not None
+        if not self.authorized_dir.is_dir():
+            raise SystemExit(f"FPSTREAM_CURVE_DIR: missing {self.authorized_dir} (the client allow-list)")
+        return public, secret
+
+    def client(self) -> tuple[bytes, bytes, bytes]:
+        """``(server public, client public, client secret)``."""
+        server_public, _ = self._load("server", secret=False)
+        public, secret = self._load(self.client_name, secret=True)
+        assert secret is not None
+        return server_public, public, secret
+
+
+def generate_keys(key_dir: Path, client_name: str = "client") -> list[Path]:
+    """Create the server key pair (once) and a client key pair allowed to connect.
+
+    Returns the files written. Existing keys are kept, so running this again
+    with another ``client_name`` adds one more authorised client.
+    """
+    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    authorized = key_dir / "authorized_clients"
+    authorized.mkdir(mode=0o700, exist_ok=True)
+    written: list[Path] = []
+    for name in ("server", client_name):
+        if not (key_dir / f"{name}.key_secret").exists():
+            public, secret = zmq.auth.create_certificates(key_dir, name)
+            os.chmod(secret, 0o600)
+            written += [Path(public), Path(secret)]
+    allowed = authorized / f"{client_name}.key"
+    if not allowed.exists():
+        shutil.copyfile(key_dir / f"{client_name}.key", allowed)
+        written.append(allowed)
+    return written
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+# ---------------------------------------------------------------- sockets
+
+
+class Sockets:
+    """Creates (and remembers, to close) the sockets of one process."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        endpoints: Endpoints | None = None,
+        curve: CurveKeys | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.endpoints = endpoints or Endpoints.from_env()
+        self.curve = curve
+        self.limits = limits or Limits.from_env()
+        self.made: list[zmq.Socket[Any]] = []
+        self._auth: ThreadAuthenticator | None = None
+
+    @classmethod
+    def from_env(cls, ctx: zmq.Context[Any]) -> Sockets:
+        return cls(ctx, Endpoints.from_env(), CurveKeys.from_env(), Limits.from_env())
+
+    def _socket(self, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket[Any]:
+        sock = self.ctx.socket(kind)
+        sock.linger = 1000
+        sock.sndhwm = sndhwm
+        sock.rcvhwm = rcvhwm
+        sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
+        # Find dead peers (a rebooted machine) instead of queueing to them forever.
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 5000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
+        self.made.append(sock)
+        return sock
+
+    def bind(
+        self, kind: int, channel: str, *, sndhwm: int = RESULT_HWM, rcvhwm: int = RESULT_HWM
+    ) -> zmq.Socket[Any]:
+        """A listening socket of the broker; refuses a network address without Curve keys."""
+        address = self.endpoints[channel]
+        if self.endpoints.is_ipc:
+            self.endpoints.ensure_private_dir()
+        elif not is_loopback(self.endpoints.host) and self.curve is None:
+            raise SystemExit(
+                f"refusing to listen on {address} without CurveZMQ keys: set FPSTREAM_CURVE_DIR "
+                "(python -m broker keygen DIR), or use a 127.0.0.1 / ipc:// address"
+            )
+        sock = self._socket(kind, sndhwm, rcvhwm)
+        if self.curve is not None:
+            self._start_authenticator()
+            public, secret = self.curve.server()
+            sock.curve_server = True
+            sock.curve_publickey = public
+            sock.curve_secretkey = secret
+        try:
+            sock.bind(address)
+        except zmq.ZMQError as exc:
+            raise SystemExit(f"cannot bind {channel} at {address}: {exc}") from None
+        return sock
+
+    def connect(
+        self, kind: int, channel: str, *, sndhwm: int = RESULT_HWM, rcvhwm: int = RESULT_HWM
+    ) -> zmq.Socket[Any]:
+        """A socket that connects to the broker (which need not be up yet: zmq reconnects)."""
+        sock = self._socket(kind, sndhwm, rcvhwm)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        if self.curve is not None:
+            server_public, public, secret = self.curve.client()
+            sock.curve_serverkey = server_public
+            sock.curve_publickey = public
+            sock.curve_secretkey = secret
+        sock.connect(self.endpoints[channel])
+        return sock
+
+    def _start_authenticator(self) -> None:
+        if self._auth is not None:
+            return
+        assert self.curve is not None
+        self.curve.server()  # fail early, with a clear message, on missing files
+        # ZAP handler: every Curve handshake is checked against the allow-list.
+        self._auth = ThreadAuthenticator(self.ctx, log=RefusalLog(logging.getLogger("broker.auth")))
+        self._auth.start()
+        self._auth.configure_curve(domain="*", location=str(self.curve.authorized_dir))
+
+    def close(self, linger_ms: int = 0) -> None:
+        """Close every socket made here, dropping what is unsent after ``linger_ms``."""
+        for sock in self.made:
+            sock.close(linger=linger_ms)
+        self.made.clear()
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+
+
+class RefusalLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """zmq.auth reports a refused key at debug level; a refusal deserves a warning (the first 20, then
+    every 100th: a refused client keeps reconnecting)."""
+
+    refused = 0
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        text = str(msg) % args if args else str(msg)
+        if not text.startswith("DENIED"):
+            super().debug(msg, *args, **kwargs)
+            return
+        self.refused += 1
+        if self.refused <= 20 or self.refused % 100 == 0:
+            self.warning("refused connection #%d: %s", self.refused, text)
+
+
+def peer_address(frame: Any) -> str | None:
+    """The sender's address of a received frame, where the transport knows it (tcp)."""
+    try:
+        return frame.get("Peer-Address") or None
+    except (zmq.ZMQError, AttributeError, TypeError):
+        return None

@@ -1,0 +1,212 @@
+"""Sink: merges each track's partials into its row, commits rows in batches, then acknowledges them.
+
+    broker PUSH results_out ──► PULL [assemble → fingerprint → batch → commit] PUB ──► broker XSUB acks_in
+
+A track's ack (topic = its ingest id) is published only after its row is
+committed, so an acknowledged track is on disk. Fingerprinting (tempo and
+beat tracking, ~10-50 ms a track) runs in a thread pool, off the event loop;
+its kernels release the GIL. Commits happen every ``FPSTREAM_BATCH_ROWS`` rows
+or ``FPSTREAM_BATCH_MS`` milliseconds, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiosqlite
+import zmq
+import zmq.asyncio
+
+from analyzer.fingerprint import fingerprint
+from fpstream import logs, protocol
+from fpstream.config import database_path, env_float, env_int
+from fpstream.sockets import RESULT_HWM, Sockets, peer_address
+from sink import db as store
+from sink.assembler import Assembler, Complete, Decision, Reack, WriteFailed
+
+log = logging.getLogger("sink")
+
+RECEIVE_BATCH = 500  # messages handled before the loop checks whether a commit is due
+SHUTDOWN_GRACE_S = 3.0  # how long SIGTERM waits for fingerprints already being computed
+GIVE_UP_AFTER_S = 60.0  # a database that refuses writes this long stops the sink (and the stack)
+
+
+def compute_row(track: Complete) -> tuple[Any, ...]:
+    """The row for a complete track (runs in a worker thread). Never raises: failure is a row too."""
+    try:
+        fp = fingerprint(track.bodies, track.sample_rate, track.channels)
+        return store.done_row(track.ref, fp.duration_s, track.sample_rate, track.channels, fp.values)
+    except Exception as exc:
+        log.warning("%s: fingerprint failed: %s: %s", track.ref.path, type(exc).__name__, exc)
+        return store.failed_row(track.ref, f"fingerprint failed: {type(exc).__name__}: {exc}")
+
+
+class Sink:
+    def __init__(self, sockets: Sockets, db: aiosqlite.Connection, threads: int) -> None:
+        self.results = sockets.connect(zmq.PULL, "results_out", rcvhwm=RESULT_HWM)
+        self.acks = sockets.connect(zmq.PUB, "acks_in", sndhwm=RESULT_HWM)
+        self.db = db
+        self.batch_rows = env_int("FPSTREAM_BATCH_ROWS", 200)
+        self.batch_s = env_float("FPSTREAM_BATCH_MS", 250) / 1000
+        self.assembler = Assembler(stale_after_s=env_float("FPSTREAM_STALE_S", 900))
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fingerprint")
+        self.drop = logs.DropReport(log)
+        self.pending: list[tuple[tuple[Any, ...], protocol.Ack]] = []
+        self.pending_since: float | None = None
+        self.failing_since: float | None = None
+        self.fingerprinting: set[asyncio.Task[None]] = set()
+        self.committed = {"done": 0, "failed": 0}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        next_eviction = time.monotonic() + 5
+        while not stop.is_set():
+            if await self.results.poll(self.ms_until_commit(), zmq.POLLIN):
+                for _ in range(RECEIVE_BATCH):
+                    if not self.results.get(zmq.EVENTS) & zmq.POLLIN:
+                        break
+                    await self.handle(await self.results.recv_multipart(copy=False))
+            if self.commit_due():
+                await self.commit()
+            if time.monotonic() > next_eviction:
+                next_eviction = time.monotonic() + 5
+                if n := self.assembler.evict_stale():
+                    log.warning("evicted %d incomplete tracks that received nothing for a while", n)
+
+    async def handle(self, frames: list[zmq.Frame]) -> None:
+        try:
+            kind, msg = protocol.message_kind(frames)
+            if len(frames) != 1:
+                raise protocol.ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
+            if kind == protocol.KIND_PARTIAL:
+                decision: Decision = self.assembler.partial(protocol.decode_partial(msg))
+            elif kind == protocol.KIND_FAILED:
+                decision = self.assembler.failed(protocol.decode_failed(msg))
+            else:
+                raise protocol.ProtocolError(f"expected a partial or failed message, got {kind!r}")
+        except Exception as exc:  # ProtocolError, or anything a hostile message provokes
+            self.drop("results_out", exc, peer_address(frames[0]) if frames else None)
+            return
+        if isinstance(decision, Complete):
+            task = asyncio.create_task(self.fingerprint(decision))
+            self.fingerprinting.add(task)
+            task.add_done_callback(self.fingerprinting.discard)
+        elif isinstance(decision, WriteFailed):
+            self.add(store.failed_row(decision.ref, decision.error), decision.ref)
+        elif isinstance(decision, Reack):
+            await self.publish(decision.ack)
+
+    async def fingerprint(self, track: Complete) -> None:
+        row = await asyncio.get_running_loop().run_in_executor(self.executor, compute_row, track)
+        self.add(row, track.ref)
+
+    def add(self, row: tuple[Any, ...], ref: protocol.TrackRef) -> None:
+        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=row[1])
+        self.pending.append((row, ack))
+        if self.pending_since is None:
+            self.pending_since = time.monotonic()
+
+    def ms_until_commit(self) -> int:
+        if self.pending_since is None:
+            return 250
+        return max(0, min(250, int((self.pending_since + self.batch_s - time.monotonic()) * 1000)))
+
+    def commit_due(self) -> bool:
+        if not self.pending:
+            return False
+        assert self.pending_since is not None
+        return len(self.pending) >= self.batch_rows or time.monotonic() - self.pending_since >= self.batch_s
+
+    async def commit(self) -> None:
+        batch, self.pending, self.pending_since = self.pending, [], None
+        try:
+            await store.upsert(self.db, [row for row, _ in batch])
+        except Exception as exc:
+            # Keep the rows (and their acks) and retry: an ack promises the row is on disk.
+            now = time.monotonic()
+            self.failing_since = self.failing_since or now
+            log.error("commit of %d rows failed (will retry): %s: %s", len(batch), type(exc).__name__, exc)
+            if now - self.failing_since > GIVE_UP_AFTER_S:
+                raise SystemExit(
+                    f"database {database_path()} refused writes for {GIVE_UP_AFTER_S:.0f} s"
+                ) from exc
+            self.pending = batch + self.pending
+            self.pending_since = now + 1.0 - self.batch_s  # retry in about a second
+            return
+        self.failing_since = None
+        for _, ack in batch:
+            self.committed[ack.status] += 1
+            self.assembler.committed(ack)
+            await self.publish(ack)
+        log.debug("committed %d rows", len(batch))
+
+    async def publish(self, ack: protocol.Ack) -> None:
+        await self.acks.send_multipart(protocol.encode_ack(ack))
+
+    async def shutdown(self) -> None:
+        """Finish the fingerprints in progress (briefly), commit everything, acknowledge it."""
+        if self.fingerprinting:
+            await asyncio.wait(self.fingerprinting, timeout=SHUTDOWN_GRACE_S)
+        if self.pending:
+            await self.commit()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def serve() -> int:
+    path = database_path()
+    try:
+        db = await store.open_database(path)
+    except (store.SchemaError, aiosqlite.Error, OSError) as exc:
+        log.error("cannot open database %s: %s", path, exc)
+        return 1
+    ctx = zmq.asyncio.Context()
+    sockets = Sockets.from_env(ctx)
+    sink = Sink(sockets, db, threads=env_int("FPSTREAM_SINK_THREADS", 2))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("ready: writing %s, pulling from %s", path, sockets.endpoints.base)
+    try:
+        await sink.run(stop)
+        log.info("shutting down")
+        await sink.shutdown()
+        await asyncio.sleep(0.05)  # let the last acks leave before the sockets close
+    finally:
+        sockets.close(linger_ms=500)
+        ctx.term()
+        await db.close()
+    a = sink.assembler
+    log.info(
+        "stopped: committed %d done, %d failed; ignored %d duplicate messages; evicted %d; %d incomplete",
+        sink.committed["done"],
+        sink.committed["failed"],
+        a.duplicates,
+        a.evicted,
+        len(a.assembling),
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m sink",
+        description="The fpstream sink: merges partial fingerprints per track, writes one row per path "
+        "into SQLite in batches, and acknowledges committed tracks to ingest.",
+        epilog="Settings (environment): FPSTREAM_DB (fingerprints.db), FPSTREAM_BROKER, "
+        "FPSTREAM_BATCH_ROWS (200), FPSTREAM_BATCH_MS (250), FPSTREAM_STALE_S (900: drop a half-assembled "
+        "track after this long without news), FPSTREAM_SINK_THREADS (2), FPSTREAM_CURVE_DIR, "
+        "FPSTREAM_CURVE_CLIENT, FPSTREAM_LOG_LEVEL (INFO). See README.md.",
+    ).parse_args(argv)
+    logs.setup("sink")
+    return asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

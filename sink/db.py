@@ -1,0 +1,141 @@
+"""The SQLite store: schema, migrations, and the idempotent upsert of one row per path.
+
+One table, ``tracks``, keyed by path. Writing the same track twice (a re-sent
+track, a re-run with ``--force``) replaces the row, so a path never has two.
+The schema version lives in ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a
+database from version ``n - 1`` to ``n``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from fpstream.fields import FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from fpstream.protocol import TrackRef
+
+COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES
+
+_TRACKS_V1 = (
+    "CREATE TABLE tracks (\n"
+    "  path TEXT PRIMARY KEY,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('done', 'failed')),\n"
+    "  error TEXT,\n"
+    "  size INTEGER,\n"
+    "  mtime_ns INTEGER,\n"
+    "  duration_s REAL,\n"
+    "  sample_rate INTEGER,\n"
+    "  channels INTEGER,\n"
+    "  analyzed_at TEXT,\n"
+    "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
+)
+
+MIGRATIONS: dict[int, Sequence[str]] = {
+    1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+UPSERT = (
+    f"INSERT INTO tracks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})\n"
+    "ON CONFLICT (path) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "path")
+)
+
+
+class SchemaError(Exception):
+    """The database was written by a newer fpstream (or is not ours)."""
+
+
+async def open_database(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) and migrate the database; WAL, synchronous=NORMAL."""
+    db = await aiosqlite.connect(path)
+    try:
+        await db.execute("PRAGMA busy_timeout = 10000")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION, one transaction per step; returns the version."""
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"database schema version {version} is newer than this fpstream ({SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target]:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {target}")
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+    return SCHEMA_VERSION
+
+
+async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write rows (as made by done_row/failed_row) in one transaction."""
+    await db.executemany(UPSERT, rows)
+    await db.commit()
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _known(n: int) -> int | None:
+    return n if n >= 0 else None  # ingest sends -1 for a size/mtime it could not read
+
+
+def done_row(
+    ref: TrackRef, duration_s: float, sample_rate: int, channels: int, values: dict[str, float]
+) -> tuple[Any, ...]:
+    """A ``done`` row; raises ValueError unless all 25 values are present and finite."""
+    missing = [name for name in FEATURES if name not in values]
+    if missing:
+        raise ValueError(f"fingerprint lacks {', '.join(missing)}")
+    floats = [float(values[name]) for name in FEATURES]
+    bad = [name for name, v in zip(FEATURES, floats, strict=True) if not math.isfinite(v)]
+    if bad or not math.isfinite(duration_s):
+        raise ValueError(f"fingerprint has non-finite values: {', '.join(bad) or 'duration_s'}")
+    head = (
+        ref.path,
+        "done",
+        None,
+        _known(ref.size),
+        _known(ref.mtime_ns),
+        float(duration_s),
+        sample_rate,
+        channels,
+        now_utc(),
+        FINGERPRINT_VERSION,
+    )
+    return head + tuple(floats)
+
+
+def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
+    head = (
+        ref.path,
+        "failed",
+        error,
+        _known(ref.size),
+        _known(ref.mtime_ns),
+        None,
+        None,
+        None,
+        now_utc(),
+        FINGERPRINT_VERSION,
+    )
+    return head + (None,) * len(FEATURES)
+

@@ -1,0 +1,238 @@
+"""Benchmark: speed and memory of fpstream against its floors, measured side by side.
+
+    .venv/bin/python -m tests.bench [--tracks 16] [--minutes 3-6] [--dir DIR] [--skip-librosa]
+
+Generates (or takes, with ``--dir``) 44.1 kHz stereo FLAC files, then prints:
+
+1. the decode floor: one process decoding every file with soundfile;
+2. the stack: ``make run``'s runner with 1 and 2 analyzers over the same files
+   (wall time, ratio to the decode floor, tracks/s, x real time, peak RSS of
+   every process, scaling 2 vs 1);
+3. single-process ``analyze`` per audio second and its per-stage time table,
+   against a librosa implementation of the same families on the same audio;
+4. analyzer start-up: cold numba compile and warm cache load;
+5. memory of one process analysing a 60-minute file vs a 4-minute one;
+6. similarity search time on 100 000 rows.
+
+Ratios are what to read: absolute times move with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink)\b")
+
+
+def make_library(folder: Path, tracks: int, min_minutes: float, max_minutes: float, sr: int = 44_100) -> list[Path]:
+    """Music-like stereo FLAC files: chords, a drum beat and noise, changing level."""
+    from tests.synth import drums, sine, stereo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in range(tracks):
+        path = folder / f"track{i:03d}.flac"
+        paths.append(path)
+        if path.exists():
+            continue
+        seconds = float(rng.uniform(min_minutes, max_minutes) * 60)
+        bar = drums(float(rng.uniform(80, 160)), 8.0, sr, seed=i)
+        notes = [sine(f, 8.0, sr, -18) for f in rng.choice([196.0, 220.0, 261.6, 293.7, 329.6, 392.0], 3)]
+        loop = bar + sum(notes)
+        partial = path.with_suffix(".part")  # renamed when complete: no half-written file is reused
+        with sf.SoundFile(str(partial), "w", sr, 2, subtype="PCM_16", format="FLAC") as f:
+            done = 0
+            while done < seconds * sr:
+                gain = 10 ** (rng.uniform(-8, 0) / 20)
+                block = gain * loop + 0.003 * rng.standard_normal(len(loop))
+                block = np.clip(block[: int(seconds * sr) - done], -1, 1)
+                f.write(stereo(block, 0.9 * block + 0.002 * rng.standard_normal(len(block))))
+                done += len(block)
+        partial.rename(path)
+    return paths
+
+
+def audio_seconds(paths: list[Path]) -> float:
+    return sum(sf.info(str(p)).duration for p in paths)
+
+
+def decode_floor(paths: list[Path]) -> float:
+    t0 = time.perf_counter()
+    for p in paths:
+        with sf.SoundFile(str(p)) as f:
+            while len(f.read(441_000, dtype="float32")):
+                pass
+    return time.perf_counter() - t0
+
+
+class PeakRSS(threading.Thread):
+    """Polls /proc for the stack's processes and keeps each one's VmHWM (peak RSS)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    m = PROCESS_RE.search(cmd)
+                    if not m:
+                        continue
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
+                if hwm:
+                    key = f"{m.group(1)}[{pid}]"
+                    self.peaks[key] = max(self.peaks.get(key, 0.0), int(hwm.group(1)) / 1024)
+            time.sleep(0.1)
+
+
+def run_stack(paths: list[Path], analyzers: int, db: Path) -> tuple[float, dict[str, float]]:
+    """Wall time of ``make run``'s runner over ``paths`` and peak RSS per process (MB)."""
+    env = {**os.environ, "FPSTREAM_DB": str(db), "FPSTREAM_BROKER": f"ipc://{tempfile.mkdtemp()}/rt"}
+    rss = PeakRSS()
+    rss.start()
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "fpstream.run", "--analyzers", str(analyzers)],
+        input="\n".join(map(str, paths)) + "\n",
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - t0
+    rss.stop.set()
+    rss.join()
+    return wall, rss.peaks
+
+
+def analyze_in_process(paths: list[Path]) -> tuple[float, dict[str, float]]:
+    from analyzer import stages
+    from tests.synth import analyze_path
+
+    stages.SECONDS.clear()
+    t0 = time.perf_counter()
+    for p in paths:
+        analyze_path(p)
+    return time.perf_counter() - t0, dict(stages.SECONDS)
+
+
+def librosa_way(path: Path) -> float:
+    """The slow way: librosa load + HPSS + YIN + CQT chroma + beat tracking + spectral shape."""
+    import librosa
+
+    t0 = time.perf_counter()
+    y, sr = librosa.load(str(path), sr=22_050, mono=True)
+    stft = np.abs(librosa.stft(y))
+    librosa.decompose.hpss(stft)
+    librosa.yin(y, fmin=65, fmax=2093, sr=sr)
+    librosa.feature.chroma_cqt(y=y, sr=sr)
+    librosa.beat.beat_track(y=y, sr=sr)
+    librosa.feature.spectral_centroid(S=stft, sr=sr)
+    librosa.feature.spectral_rolloff(S=stft, sr=sr)
+    librosa.feature.spectral_flatness(S=stft)
+    librosa.onset.onset_detect(y=y, sr=sr)
+    return time.perf_counter() - t0
+
+
+def startup_seconds(cold: bool) -> float:
+    env = dict(os.environ)
+    if cold:
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()
+    code = "import time; t=time.perf_counter(); from analyzer.chunk import warm_up; warm_up(); print(time.perf_counter()-t)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def peak_rss_of_analyze(path: Path) -> float:
+    code = (
+        "import resource, sys; from tests.synth import analyze_path; analyze_path(sys.argv[1]);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def similarity_ms() -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "fpstream.similarity", "--bench"], cwd=ROOT, capture_output=True, text=True
+    )
+    return (out.stdout.strip().splitlines() or [out.stderr.strip()[-200:]])[-1]
+
+
+def row(*cells: object) -> None:
+    print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tracks", type=int, default=16, help="number of generated files (default 16)")
+    ap.add_argument("--minutes", default="3-6", help="length range of generated files, minutes (default 3-6)")
+    ap.add_argument("--dir", type=Path, help="folder of files to use/generate (default: a cache under /tmp)")
+    ap.add_argument("--skip-librosa", action="store_true", help="skip the librosa comparison")
+    ap.add_argument("--skip-stack", action="store_true", help="skip the make run measurements")
+    ap.add_argument("--skip-long", action="store_true", help="skip the 60-minute memory measurement")
+    args = ap.parse_args(argv)
+    lo, hi = (float(x) for x in args.minutes.split("-"))
+    folder = args.dir or Path(tempfile.gettempdir()) / f"fpstream-bench-{args.tracks}-{args.minutes}"
+    paths = make_library(folder, args.tracks, lo, hi)
+    total_audio = audio_seconds(paths)
+    print(f"{len(paths)} files, {total_audio / 60:.1f} min of 44.1 kHz stereo FLAC in {folder}\n")
+
+    floor = decode_floor(paths)
+    print("| measurement | seconds | ratio / figure |\n|---|---|---|")
+    row("decode floor (1 process, soundfile)", f"{floor:.2f}", f"{total_audio / floor:.0f}x real time")
+    if not args.skip_stack:
+        with tempfile.TemporaryDirectory() as tmp:
+            walls = {}
+            for n in (1, 2):
+                walls[n], peaks = run_stack(paths, n, Path(tmp) / f"db{n}.db")
+                row(f"make run, {n} analyzer(s)", f"{walls[n]:.2f}",
+                    f"{walls[n] / floor:.2f}x decode floor, {len(paths) / walls[n]:.2f} tracks/s, "
+                    f"{total_audio / walls[n]:.0f}x real time")
+                for name, mb in sorted(peaks.items()):
+                    row(f"  peak RSS {name}", "", f"{mb:.0f} MB")
+            row("scaling 2 vs 1 analyzers", "", f"{walls[1] / walls[2]:.2f}x")
+    few = paths[:2]
+    few_audio = audio_seconds(few)
+    ours, stage_seconds = analyze_in_process(few)
+    row("fpstream analyze, 1 process (2 files)", f"{ours:.2f}", f"{few_audio / ours:.0f}x real time")
+    for name, secs in sorted(stage_seconds.items(), key=lambda kv: -kv[1]):
+        row(f"  stage: {name}", f"{secs:.2f}", f"{100 * secs / ours:.0f}% of analyze")
+    if not args.skip_librosa:
+        slow = sum(librosa_way(p) for p in few)
+        row("librosa way, 1 process (same 2 files)", f"{slow:.2f}", f"fpstream is {slow / ours:.1f}x faster")
+    row("analyzer start-up, cold compile", f"{startup_seconds(cold=True):.2f}", "")
+    row("analyzer start-up, warm cache", f"{startup_seconds(cold=False):.2f}", "")
+    if not args.skip_long:
+        short = make_library(folder / "len4", 1, 4, 4)[0]
+        long = make_library(folder / "len60", 1, 60, 60)[0]
+        a, b = peak_rss_of_analyze(short), peak_rss_of_analyze(long)
+        row("peak RSS analyze 4-min vs 60-min file", "", f"{a:.0f} MB vs {b:.0f} MB ({b / a:.2f}x)")
+    row("similar: one query over 100 000 rows", "", similarity_ms())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
