@@ -106,7 +106,14 @@ def _subblock_pass(pcm, preroll, start, sb_len, weights, sos):  # pragma: no cov
 
 SUBBLOCK_SERIES = ("kw", "count", "all_sq", "all_peak", "mid_sq", "mid_peak")
 # how two chunks' values for the same sub-block combine
-SUBBLOCK_COMBINE = {"kw": "sum", "count": "sum", "all_sq": "sum", "all_peak": "max", "mid_sq": "sum", "mid_peak": "max"}
+SUBBLOCK_COMBINE = {
+    "kw": "sum",
+    "count": "sum",
+    "all_sq": "sum",
+    "all_peak": "max",
+    "mid_sq": "sum",
+    "mid_peak": "max",
+}
 
 
 def subblock_series(pcm: np.ndarray, preroll: int, start: int, sample_rate: int) -> dict:
@@ -153,7 +160,9 @@ def integrated_loudness(kw: np.ndarray, count: np.ndarray, sb_len: int) -> float
     return float(max(_lufs(gated.mean()), ABS_GATE_LUFS))
 
 
-def crest_db(all_sq: np.ndarray, all_peak: np.ndarray, count: np.ndarray, mid_sq: np.ndarray, channels: int) -> float:
+def crest_db(
+    all_sq: np.ndarray, all_peak: np.ndarray, count: np.ndarray, mid_sq: np.ndarray, channels: int
+) -> float:
     """Crest factor ``20 log10(peak / rms)`` in dB over all samples of all channels,
     both taken over the non-silent sub-blocks (mid RMS >= -60 dBFS). 0.0 if none."""
     with np.errstate(invalid="ignore", divide="ignore"):

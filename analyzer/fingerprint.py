@@ -99,7 +99,9 @@ def values(m: Merged) -> dict[str, float]:
     v["crest_db"] = dynamics.crest_db(sb["all_sq"], sb["all_peak"], sb["count"], sb["mid_sq"], m.channels)
     v["bass_mid_ratio"] = frequency.bass_mid_ratio(m.bands)
     v["silence_ratio"] = float(silent.mean()) if len(silent) else 1.0
-    v["dynamic_range_variation"] = variation.dynamic_range_variation(sb["mid_sq"], sb["mid_peak"], sb["count"], sb_len)
+    v["dynamic_range_variation"] = variation.dynamic_range_variation(
+        sb["mid_sq"], sb["mid_peak"], sb["count"], sb_len
+    )
     v["loudness_variation_std"] = variation.loudness_variation_std(sb["kw"], sb["count"], sb_len)
     v["peak_consistency"] = variation.peak_consistency(sb["mid_sq"], sb["mid_peak"], sb["count"], sb_len)
     if m.channels > 1:
@@ -131,4 +133,3 @@ def fingerprint(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -
         m = merge(bodies, sample_rate, channels)
     with stage("finalize (tempo, beats, gating)"):
         return Fingerprint(duration_s=m.n_samples / sample_rate, values=values(m))
-

@@ -82,7 +82,9 @@ def _running_median(a, a_lo, out_lo, out_hi, n_total, half):  # pragma: no cover
     return out
 
 
-def hpss_energies(mag: np.ndarray, mag_lo: int, hpss_lo: int, hpss_hi: int, n_frames: int) -> tuple[float, float]:
+def hpss_energies(
+    mag: np.ndarray, mag_lo: int, hpss_lo: int, hpss_hi: int, n_frames: int
+) -> tuple[float, float]:
     """Harmonic and percussive energy ``(E_H, E_P)`` of frames ``[hpss_lo, hpss_hi)``.
 
     Parameters

@@ -45,7 +45,9 @@ def _windows(mid_sq: np.ndarray, mid_peak: np.ndarray, count: np.ndarray, sb_len
     return np.sqrt(sq[keep] / cnt[keep]), peak[keep]
 
 
-def dynamic_range_variation(mid_sq: np.ndarray, mid_peak: np.ndarray, count: np.ndarray, sb_len: int) -> float:
+def dynamic_range_variation(
+    mid_sq: np.ndarray, mid_peak: np.ndarray, count: np.ndarray, sb_len: int
+) -> float:
     """Standard deviation (dB) of the crest factor of consecutive non-silent
     1-second windows of m. 0.0 with fewer than two such windows."""
     rms, peak = _windows(mid_sq, mid_peak, count, sb_len)

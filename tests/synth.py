@@ -24,8 +24,10 @@ def sine(freq: float, seconds: float, sr: int, dbfs: float = -6.0, phase: float 
     return db_to_amp(dbfs) * np.sin(2 * np.pi * freq * t + phase)
 
 
-def clicks(bpm: float, seconds: float, sr: int, jitter_s: float = 0.0, seed: int = 0, dbfs: float = -6.0) -> np.ndarray:
-    """A click (short decaying noise burst) on every beat at ``bpm``, timing jittered by ``jitter_s`` (std)."""
+def clicks(
+    bpm: float, seconds: float, sr: int, jitter_s: float = 0.0, seed: int = 0, dbfs: float = -6.0
+) -> np.ndarray:
+    """A click (short decaying noise burst) on every beat at ``bpm``, jittered by ``jitter_s`` (std)."""
     rng = np.random.default_rng(seed)
     n = round(seconds * sr)
     x = np.zeros(n)

@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink)\b")
 
 
-def make_library(folder: Path, tracks: int, min_minutes: float, max_minutes: float, sr: int = 44_100) -> list[Path]:
+def make_library(
+    folder: Path, tracks: int, min_minutes: float, max_minutes: float, sr: int = 44_100
+) -> list[Path]:
     """Music-like stereo FLAC files: chords, a drum beat and noise, changing level."""
     from tests.synth import drums, sine, stereo
 
@@ -159,8 +161,13 @@ def startup_seconds(cold: bool) -> float:
     env = dict(os.environ)
     if cold:
         env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()
-    code = "import time; t=time.perf_counter(); from analyzer.chunk import warm_up; warm_up(); print(time.perf_counter()-t)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    code = (
+        "import time; t=time.perf_counter(); from analyzer.chunk import warm_up; warm_up();"
+        "print(time.perf_counter()-t)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip())
 
 
@@ -169,7 +176,9 @@ def peak_rss_of_analyze(path: Path) -> float:
         "import resource, sys; from tests.synth import analyze_path; analyze_path(sys.argv[1]);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip())
 
 
@@ -185,8 +194,11 @@ def row(*cells: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--tracks", type=int, default=16, help="number of generated files (default 16)")
     ap.add_argument("--minutes", default="3-6", help="length range of generated files, minutes (default 3-6)")
     ap.add_argument("--dir", type=Path, help="folder of files to use/generate (default: a cache under /tmp)")
@@ -208,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             walls = {}
             for n in (1, 2):
                 walls[n], peaks = run_stack(paths, n, Path(tmp) / f"db{n}.db")
-                row(f"make run, {n} analyzer(s)", f"{walls[n]:.2f}",
+                row(
+                    f"make run, {n} analyzer(s)",
+                    f"{walls[n]:.2f}",
                     f"{walls[n] / floor:.2f}x decode floor, {len(paths) / walls[n]:.2f} tracks/s, "
-                    f"{total_audio / walls[n]:.0f}x real time")
+                    f"{total_audio / walls[n]:.0f}x real time",
+                )
                 for name, mb in sorted(peaks.items()):
                     row(f"  peak RSS {name}", "", f"{mb:.0f} MB")
             row("scaling 2 vs 1 analyzers", "", f"{walls[1] / walls[2]:.2f}x")

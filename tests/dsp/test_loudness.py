@@ -93,7 +93,9 @@ def test_agrees_with_libebur128_on_music_like_material(tmp_path, sr: int) -> Non
 def test_crest_factor_of_square_and_sine(tmp_path) -> None:
     sr = 44_100
     square = np.sign(sine(441, 3, sr, 0.0) + 1e-12)
-    assert analyze_array(tmp_path, stereo(square), sr, name="sq.wav")["crest_db"] == pytest.approx(0.0, abs=0.01)
+    assert analyze_array(tmp_path, stereo(square), sr, name="sq.wav")["crest_db"] == pytest.approx(
+        0.0, abs=0.01
+    )
     s = analyze_array(tmp_path, stereo(sine(1000, 3, sr, -6)), sr, name="sine.wav")
     assert s["crest_db"] == pytest.approx(20 * np.log10(np.sqrt(2)), abs=0.01)
 

@@ -16,6 +16,7 @@ TEMPI = (60, 72, 85, 97, 110, 120, 128, 140, 155, 170, 190)
 
 def accuracy(pairs: list[tuple[float, float]]) -> tuple[float, float]:
     """(Accuracy1, Accuracy2) over ``(truth, estimate)`` pairs."""
+
     def close(est: float, ref: float) -> bool:
         return abs(est - ref) <= 0.04 * ref
 
@@ -57,7 +58,9 @@ def test_tempo_is_continuous(tmp_path) -> None:
 
 
 def test_click_every_250_ms_reads_4_onsets_per_second(tmp_path) -> None:
-    assert analyze_array(tmp_path, clicks(240, 20, SR), SR)["transient_density"] == pytest.approx(4.0, abs=0.05)
+    assert analyze_array(tmp_path, clicks(240, 20, SR), SR)["transient_density"] == pytest.approx(
+        4.0, abs=0.05
+    )
 
 
 def test_humanised_drum_tempo_accuracy(tmp_path) -> None:
