@@ -50,17 +50,17 @@ def make_library(
         paths.append(path)
         if path.exists():
             continue
-        seconds = float(rng.uniform(min_minutes, max_minutes) * 60)
+        total = int(rng.uniform(min_minutes, max_minutes) * 60 * sr)
         bar = drums(float(rng.uniform(80, 160)), 8.0, sr, seed=i)
         notes = [sine(f, 8.0, sr, -18) for f in rng.choice([196.0, 220.0, 261.6, 293.7, 329.6, 392.0], 3)]
         loop = bar + sum(notes)
         partial = path.with_suffix(".part")  # renamed when complete: no half-written file is reused
         with sf.SoundFile(str(partial), "w", sr, 2, subtype="PCM_16", format="FLAC") as f:
             done = 0
-            while done < seconds * sr:
+            while done < total:
                 gain = 10 ** (rng.uniform(-8, 0) / 20)
                 block = gain * loop + 0.003 * rng.standard_normal(len(loop))
-                block = np.clip(block[: int(seconds * sr) - done], -1, 1)
+                block = np.clip(block[: total - done], -1, 1)
                 f.write(stereo(block, 0.9 * block + 0.002 * rng.standard_normal(len(block))))
                 done += len(block)
         partial.rename(path)
