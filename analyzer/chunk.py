@@ -24,7 +24,7 @@ from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
 from analyzer.stages import stage
 from analyzer.stft import frame_view, magnitude
-from fpstream.protocol import ChunkHeader, pack_array
+from fpstream.protocol import PREROLL_S, ChunkHeader, pack_array
 
 
 def mid_signal(pcm: np.ndarray) -> np.ndarray:
@@ -114,7 +114,7 @@ def warm_up() -> None:
     bodies = []
     step = sr
     for i, s in enumerate(range(0, len(pcm), step)):
-        pre = min(s, int(1.5 * sr))  # the pre-roll ingest sends (ingest.decode.DEFAULT_PREROLL_S)
+        pre = min(s, int(PREROLL_S * sr))  # the pre-roll ingest sends
         h = ChunkHeader(ref, i, s + step >= len(pcm), sr, 2, s, min(step, len(pcm) - s), pre)
         bodies.append(analyze_chunk(h, np.ascontiguousarray(pcm[s - pre : s + step])))
     fingerprint(bodies, sr, 2)

@@ -30,8 +30,16 @@ from typing import Any
 
 from analyzer.chunk import analyze_chunk
 from analyzer.fingerprint import fingerprint
-from fpstream.protocol import Partial, TrackRef, decode_partial, encode_partial, message_kind
-from ingest.decode import DEFAULT_CHUNK_S, DEFAULT_PREROLL_S, DecodeError, file_identity, iter_chunks
+from fpstream.protocol import (
+    DEFAULT_CHUNK_S,
+    PREROLL_S,
+    Partial,
+    TrackRef,
+    decode_partial,
+    encode_partial,
+    message_kind,
+)
+from ingest.decode import DecodeError, file_identity, iter_chunks
 from ingest.paths import row_path
 from sink import db as store
 
@@ -42,7 +50,7 @@ ROW_COLUMNS: tuple[str, ...] = store.COLUMNS
 def analyze_file(
     path: str,
     chunk_s: float = DEFAULT_CHUNK_S,
-    preroll_s: float = DEFAULT_PREROLL_S,
+    preroll_s: float = PREROLL_S,
 ) -> dict[str, Any]:
     """Fingerprint one file; never raises for a bad file.
 

@@ -36,6 +36,12 @@ KIND_ACK = "ack"
 
 PCM_DTYPE = np.dtype("<f4")
 
+# How ingest cuts tracks. The pre-roll is the context an analyzer needs before a
+# chunk: STFT window + HPSS median span + resampler taps (< 0.9 s) and K-weighting
+# filter settling (< 0.05 s); analyzer/grid.py plans within it.
+DEFAULT_CHUNK_S = 10.0
+PREROLL_S = 1.5
+
 # Limits that keep a hostile or corrupt message from costing memory.
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # partials of a 10-minute chunk are ~1 MB; generous
 MAX_CHANNELS = 64

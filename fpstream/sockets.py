@@ -32,8 +32,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from fpstream.config import Endpoints, env_float, env_int
-from fpstream.protocol import MAX_MESSAGE_BYTES, PCM_DTYPE
-from ingest.decode import DEFAULT_CHUNK_S, DEFAULT_PREROLL_S
+from fpstream.protocol import DEFAULT_CHUNK_S, MAX_MESSAGE_BYTES, PCM_DTYPE, PREROLL_S
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ class Limits:
         max_mb = env_int("FPSTREAM_MAX_MESSAGE_MB", 256)
         if queue_mb < 1 or max_mb < 1:
             raise SystemExit("FPSTREAM_QUEUE_MB and FPSTREAM_MAX_MESSAGE_MB must be at least 1")
-        chunk_bytes = (chunk_seconds() + DEFAULT_PREROLL_S) * 48_000 * 2 * PCM_DTYPE.itemsize
+        chunk_bytes = (chunk_seconds() + PREROLL_S) * 48_000 * 2 * PCM_DTYPE.itemsize
         return cls(
             chunk_hwm=max(PREFETCH, int(queue_mb * MiB // chunk_bytes)),
             max_message_bytes=min(max_mb * MiB, MAX_MESSAGE_BYTES),

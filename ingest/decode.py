@@ -16,12 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from fpstream.protocol import PCM_DTYPE, ChunkHeader, TrackRef
-
-DEFAULT_CHUNK_S = 10.0
-# Context the analyzer needs before a chunk: STFT window + HPSS median span +
-# resampler taps (< 0.9 s), and K-weighting filter settling (< 0.05 s).
-DEFAULT_PREROLL_S = 1.5
+from fpstream.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef
 
 
 class DecodeError(Exception):
@@ -47,7 +42,7 @@ def iter_chunks(
     path: str,
     ref: TrackRef,
     chunk_s: float = DEFAULT_CHUNK_S,
-    preroll_s: float = DEFAULT_PREROLL_S,
+    preroll_s: float = PREROLL_S,
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path``; ``pcm`` is ``(preroll+frames, ch)``.
 
