@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from analyzer import dynamics, frequency, harmonic, spectral, stereo, temporal
+from analyzer.fingerprint import fingerprint
 from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
 from analyzer.stages import stage
 from analyzer.stft import frame_view, magnitude
-from fpstream.protocol import PREROLL_S, ChunkHeader, pack_array
+from fpstream.protocol import PREROLL_S, ChunkHeader, TrackRef, pack_array
 
 
 def mid_signal(pcm: np.ndarray) -> np.ndarray:
@@ -104,9 +105,6 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
 def warm_up() -> None:
     """Compile (or load from the numba cache) every kernel, on a tiny synthetic track,
     so an analyzer is fast from its first real chunk."""
-    from analyzer.fingerprint import fingerprint
-    from fpstream.protocol import TrackRef
-
     rng = np.random.default_rng(0)
     sr = 44_100
     pcm = (0.1 * rng.standard_normal((sr * 3, 2))).astype(np.float32)

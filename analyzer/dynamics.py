@@ -129,7 +129,8 @@ def subblock_series(pcm: np.ndarray, preroll: int, start: int, sample_rate: int)
     return {"sb0": int(sb0), **dict(zip(SUBBLOCK_SERIES, series, strict=True))}
 
 
-def _lufs(mean_energy: np.ndarray | float) -> np.ndarray | float:
+def lufs_of(mean_energy: np.ndarray | float) -> np.ndarray | float:
+    """BS.1770 loudness of a mean K-weighted, channel-weighted energy (-inf for 0)."""
     with np.errstate(divide="ignore"):
         return -0.691 + 10.0 * np.log10(mean_energy)
 
@@ -152,12 +153,12 @@ def integrated_loudness(kw: np.ndarray, count: np.ndarray, sb_len: int) -> float
     -70.0 when no block passes (silence, or a track shorter than 400 ms).
     """
     energies = block_energies(kw, count, sb_len, 4)
-    energies = energies[_lufs(energies) > ABS_GATE_LUFS]
+    energies = energies[lufs_of(energies) > ABS_GATE_LUFS]
     if len(energies) == 0:
         return ABS_GATE_LUFS
-    rel_gate = _lufs(energies.mean()) - 10.0
-    gated = energies[_lufs(energies) > rel_gate]
-    return float(max(_lufs(gated.mean()), ABS_GATE_LUFS))
+    rel_gate = lufs_of(energies.mean()) - 10.0
+    gated = energies[lufs_of(energies) > rel_gate]
+    return float(max(lufs_of(gated.mean()), ABS_GATE_LUFS))
 
 
 def crest_db(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.dynamics import ABS_GATE_LUFS, SILENCE_MS, _lufs, block_energies
+from analyzer.dynamics import ABS_GATE_LUFS, SILENCE_MS, block_energies, lufs_of
 
 WINDOW_SUBBLOCKS = 10  # 1 s
 SHORT_TERM_SUBBLOCKS = 30  # 3 s (EBU Tech 3341 short-term loudness)
@@ -25,11 +25,11 @@ def loudness_variation_std(kw: np.ndarray, count: np.ndarray, sb_len: int) -> fl
     of the windows that passed. 0.0 with fewer than two gated windows.
     """
     energies = block_energies(kw, count, sb_len, SHORT_TERM_SUBBLOCKS)
-    energies = energies[_lufs(energies) > ABS_GATE_LUFS]
+    energies = energies[lufs_of(energies) > ABS_GATE_LUFS]
     if len(energies) == 0:
         return 0.0
-    levels = _lufs(energies)
-    levels = levels[levels > _lufs(energies.mean()) + RELATIVE_GATE_LU]
+    levels = lufs_of(energies)
+    levels = levels[levels > lufs_of(energies.mean()) + RELATIVE_GATE_LU]
     return float(np.std(levels)) if len(levels) >= 2 else 0.0
 
 

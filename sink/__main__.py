@@ -29,7 +29,7 @@ from fpstream import logs, protocol
 from fpstream.config import database_path, env_float, env_int
 from fpstream.sockets import RESULT_HWM, Sockets, peer_address
 from sink import db as store
-from sink.assembler import Assembler, Complete, Decision, Reack, WriteFailed
+from sink.assembler import Assembler, Complete, Decision, Reack
 
 log = logging.getLogger("sink")
 
@@ -97,7 +97,7 @@ class Sink:
             task = asyncio.create_task(self.fingerprint(decision))
             self.fingerprinting.add(task)
             task.add_done_callback(self.fingerprinting.discard)
-        elif isinstance(decision, WriteFailed):
+        elif isinstance(decision, protocol.Failed):
             self.add(store.failed_row(decision.ref, decision.error), decision.ref)
         elif isinstance(decision, Reack):
             await self.publish(decision.ack)

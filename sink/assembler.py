@@ -60,17 +60,11 @@ class Complete:
 
 
 @dataclass(frozen=True)
-class WriteFailed:
-    ref: TrackRef
-    error: str
-
-
-@dataclass(frozen=True)
 class Reack:
     ack: Ack
 
 
-Decision = Complete | WriteFailed | Reack | None
+Decision = Complete | Failed | Reack | None  # Failed: write a failed row
 
 
 class Assembler:
@@ -131,7 +125,7 @@ class Assembler:
             return Reack(ack) if ack is not None else None
         self.assembling.pop(key, None)
         self._decide(key)
-        return WriteFailed(f.ref, f.error)
+        return f
 
     def committed(self, ack: Ack) -> None:
         """The track's row is in the database: duplicates from now on are re-acknowledged."""
