@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer import dynamics, frequency, harmonic, spectral, stereo, temporal
+from analyzer import dynamics, frequency, harmonic, pitch, spectral, stereo, temporal
 from analyzer.fingerprint import fingerprint
 from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
@@ -75,7 +75,7 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         bands = frequency.band_power(power)
     with stage("yin"):
         f0 = np.zeros(len(own_frames), dtype=np.float32)
-        f0[loud] = harmonic.yin_f0(np.ascontiguousarray(own_frames[loud]))
+        f0[loud] = pitch.yin_f0(np.ascontiguousarray(own_frames[loud]))
     with stage("hpss"):
         e_h, e_p = harmonic.hpss_energies(
             mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1

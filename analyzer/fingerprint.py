@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer import dynamics, frequency, harmonic, stereo, temporal, variation
+from analyzer import dynamics, frequency, pitch, stereo, temporal, variation
 from analyzer.grid import subblock_len
 from analyzer.stages import stage
 from fpstream.fields import FEATURES, SILENCE_VALUES
@@ -115,7 +115,7 @@ def values(m: Merged) -> dict[str, float]:
         v["chroma_energy"] = s["chroma"] / s["chroma_n"] if s["chroma_n"] else 0.0
         e = s["e_h"] + s["e_p"]
         v["harmonic_ratio"] = s["e_h"] / e if e > 0 else 0.0
-        v["pitch_stability"] = harmonic.pitch_stability(m.series["f0"])
+        v["pitch_stability"] = pitch.pitch_stability(m.series["f0"])
         onset = m.series["onset"]
         bpm = temporal.tempo_bpm(onset)
         v["tempo_bpm"] = bpm

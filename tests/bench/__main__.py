@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
+TICKS = os.sysconf("SC_CLK_TCK")
 PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink)\b")
 
 
@@ -81,11 +82,13 @@ def decode_floor(paths: list[Path]) -> float:
 
 
 class PeakRSS(threading.Thread):
-    """Polls /proc for the stack's processes and keeps each one's VmHWM (peak RSS)."""
+    """Polls /proc for the stack's processes and keeps each one's VmHWM (peak RSS)
+    and CPU seconds (user + system), which say where the cores went."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peaks: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -97,17 +100,22 @@ class PeakRSS(threading.Thread):
                     if not m:
                         continue
                     status = Path(f"/proc/{pid}/status").read_text()
+                    stat = Path(f"/proc/{pid}/stat").read_text()
                 except OSError:
                     continue
+                key = f"{m.group(1)}[{pid}]"
                 hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
                 if hwm:
-                    key = f"{m.group(1)}[{pid}]"
                     self.peaks[key] = max(self.peaks.get(key, 0.0), int(hwm.group(1)) / 1024)
+                # fields after the ")" of the command name: utime and stime are the 12th and 13th
+                ticks = stat.rsplit(")", 1)[1].split()
+                self.cpu[key] = (int(ticks[11]) + int(ticks[12])) / TICKS
             time.sleep(0.1)
 
 
-def run_stack(paths: list[Path], analyzers: int, db: Path) -> tuple[float, dict[str, float]]:
-    """Wall time of ``make run``'s runner over ``paths`` and peak RSS per process (MB)."""
+def run_stack(paths: list[Path], analyzers: int, db: Path) -> tuple[float, PeakRSS]:
+    """Wall time of ``make run``'s runner over ``paths``, with peak RSS (MB) and CPU seconds
+    per process."""
     env = {**os.environ, "FPSTREAM_DB": str(db), "FPSTREAM_BROKER": f"ipc://{tempfile.mkdtemp()}/rt"}
     rss = PeakRSS()
     rss.start()
@@ -125,7 +133,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path) -> tuple[float, dict[
     wall = time.perf_counter() - t0
     rss.stop.set()
     rss.join()
-    return wall, rss.peaks
+    return wall, rss
 
 
 def analyze_in_process(paths: list[Path]) -> tuple[float, dict[str, float]]:
@@ -219,15 +227,17 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             walls = {}
             for n in (1, 2):
-                walls[n], peaks = run_stack(paths, n, Path(tmp) / f"db{n}.db")
+                walls[n], procs = run_stack(paths, n, Path(tmp) / f"db{n}.db")
                 row(
                     f"make run, {n} analyzer(s)",
                     f"{walls[n]:.2f}",
                     f"{walls[n] / floor:.2f}x decode floor, {len(paths) / walls[n]:.2f} tracks/s, "
                     f"{total_audio / walls[n]:.0f}x real time",
                 )
-                for name, mb in sorted(peaks.items()):
-                    row(f"  peak RSS {name}", "", f"{mb:.0f} MB")
+                for name, mb in sorted(procs.peaks.items()):
+                    cpu = procs.cpu.get(name, 0.0)
+                    share = 100 * cpu / walls[n]
+                    row(f"  {name}", f"{cpu:.2f} CPU", f"peak RSS {mb:.0f} MB, {share:.0f}% of a core")
             row("scaling 2 vs 1 analyzers", "", f"{walls[1] / walls[2]:.2f}x")
     few = paths[:2]
     few_audio = audio_seconds(few)

@@ -6,7 +6,7 @@ import librosa
 import numpy as np
 import pytest
 
-from analyzer.harmonic import yin_f0
+from analyzer.pitch import yin_f0
 from tests.synth import analyze_array, clicks, drums, sine
 
 SR = 22_050
