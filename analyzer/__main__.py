@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import zmq
+from threadpoolctl import threadpool_limits
 
 from analyzer.chunk import analyze_chunk, warm_up
 from fpstream import logs, protocol
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         "host), FPSTREAM_MAX_MESSAGE_MB (256), FPSTREAM_LOG_LEVEL (INFO). See README.md.",
     ).parse_args(argv)
     logs.setup("analyzer")
+    # One analyzer is one core. OpenBLAS (numpy's matmul) otherwise starts a thread per
+    # core whose spin-waits between calls took a second core: one analyzer measured 160 %
+    # CPU and two analyzers ran no faster than one.
+    threadpool_limits(1)
     t0 = time.monotonic()
     warm_up()
     ctx = zmq.Context()
