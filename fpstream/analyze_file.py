@@ -26,13 +26,18 @@ Examples
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from analyzer.chunk import analyze_chunk
 from analyzer.fingerprint import fingerprint
 from fpstream.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
+    ChunkHeader,
     Partial,
     TrackRef,
     decode_partial,
@@ -51,6 +56,7 @@ def analyze_file(
     path: str,
     chunk_s: float = DEFAULT_CHUNK_S,
     preroll_s: float = PREROLL_S,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Fingerprint one file; never raises for a bad file.
 
@@ -63,6 +69,11 @@ def analyze_file(
         Chunking, as in the stack. The result must not depend on ``chunk_s``
         (FINGERPRINT.md, "Whole-track, streamed"); changing it is a way to
         check that.
+    threads : int
+        Chunks analysed at once, each on its own thread (the kernels release
+        the GIL), while this thread decodes the next one: use the number of
+        cores. The result does not depend on it: partials are merged in chunk
+        order, as the sink does. At most ``threads + 1`` chunks are in memory.
 
     Returns
     -------
@@ -79,8 +90,36 @@ def analyze_file(
     except DecodeError as exc:
         return _row(store.failed_row(ref, str(exc)))
     ref = TrackRef(ingest="analyze", track=0, attempt=0, path=ref.path, size=size, mtime_ns=mtime_ns)
+    # One BLAS thread per analysing thread: OpenBLAS's own threads would spin on the same cores.
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return _analyze(real, ref, chunk_s, preroll_s, pool, max(1, threads))
+
+
+def _analyze(
+    real: str, ref: TrackRef, chunk_s: float, preroll_s: float, pool: ThreadPoolExecutor, threads: int
+) -> dict[str, Any]:
     bodies: list[dict[str, Any]] = []
     sample_rate = channels = 0
+    pending: deque[tuple[ChunkHeader, Future[dict[str, Any]]]] = deque()
+
+    def collect() -> str | None:
+        """Wait for the oldest chunk in flight; its partial joins ``bodies``, or the error is returned."""
+        header, future = pending.popleft()
+        try:
+            body = future.result()
+        except Exception as exc:
+            return f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
+        # What the sink receives: the partial after a msgpack round trip.
+        partial = Partial(ref, header.index, header.last, header.sample_rate, header.channels, body)
+        _, msg = message_kind(encode_partial(partial))
+        bodies.append(decode_partial(msg).body)
+        return None
+
+    def fail(error: str) -> dict[str, Any]:
+        for _, future in pending:
+            future.cancel()
+        return _row(store.failed_row(ref, error))
+
     chunks = iter_chunks(real, ref, chunk_s=chunk_s, preroll_s=preroll_s)
     while True:
         # The three stages fail with the stack's own words: ingest, analyzer, sink.
@@ -89,20 +128,17 @@ def analyze_file(
         except StopIteration:
             break
         except DecodeError as exc:
-            return _row(store.failed_row(ref, str(exc)))
+            return fail(str(exc))
         except Exception as exc:
-            return _row(store.failed_row(ref, f"decode failed: {type(exc).__name__}: {exc}"))
+            return fail(f"decode failed: {type(exc).__name__}: {exc}")
         sample_rate, channels = header.sample_rate, header.channels
-        try:
-            body = analyze_chunk(header, pcm)
-        except Exception as exc:
+        pending.append((header, pool.submit(analyze_chunk, header, pcm)))
+        if len(pending) > threads and (error := collect()) is not None:
             chunks.close()
-            error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
-            return _row(store.failed_row(ref, error))
-        # What the sink receives: the partial after a msgpack round trip.
-        partial = Partial(ref, header.index, header.last, sample_rate, channels, body)
-        _, msg = message_kind(encode_partial(partial))
-        bodies.append(decode_partial(msg).body)
+            return fail(error)
+    while pending:
+        if (error := collect()) is not None:
+            return fail(error)
     try:
         fp = fingerprint(bodies, sample_rate, channels)
         return _row(store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values))

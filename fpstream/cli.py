@@ -44,7 +44,7 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _k(text: str) -> int:
+def _positive_int(text: str) -> int:
     try:
         k = int(text)
     except ValueError:
@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds of audio per chunk (default 10, as the stack; results do not depend on it)",
     )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=len(os.sched_getaffinity(0)),
+        metavar="N",
+        help="chunks analysed at once, one per thread (default: the cores this process may use, "
+        "here %(default)s; results do not depend on it)",
+    )
 
     # ------------------------------------------------------------ export
     p = sub.add_parser(
@@ -220,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("path", metavar="PATH", help="an analysed track of the library")
-    p.add_argument("-k", type=_k, default=10, metavar="K", help="how many tracks to list (default 10)")
+    p.add_argument(
+        "-k", type=_positive_int, default=10, metavar="K", help="how many tracks to list (default 10)"
+    )
     p.add_argument(
         "--weights",
         type=_weights,
@@ -316,7 +326,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     kwargs = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
     failed = 0
     for path in args.files:
-        row = analyze_file(path, **kwargs)
+        row = analyze_file(path, threads=args.threads, **kwargs)
         failed += row["status"] != "done"
         print(json.dumps(row, allow_nan=False, ensure_ascii=False), flush=True)
     return 1 if failed else 0

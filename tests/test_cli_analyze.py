@@ -79,6 +79,14 @@ def test_chunk_size_does_not_change_the_numbers(audio) -> None:
         assert b[name] == pytest.approx(a[name], rel=1e-6, abs=1e-9), name
 
 
+def test_threads_do_not_change_the_numbers(audio) -> None:
+    # 0.5 s chunks: nine chunks in flight across three threads, merged in order
+    one = analyze_file(str(audio / "stereo.flac"), chunk_s=0.5, threads=1)
+    three = analyze_file(str(audio / "stereo.flac"), chunk_s=0.5, threads=3)
+    assert one["status"] == "done"
+    assert {k: one[k] for k in FEATURES} == {k: three[k] for k in FEATURES}
+
+
 def test_usage_errors_exit_2_without_traceback(audio) -> None:
     r = run_cli("analyze")
     assert r.returncode == 2 and "the following arguments are required: FILE" in r.stderr

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
-from analyzer.grid import resampler_for
+from analyzer.grid import kaiser_lowpass, resampler_for
 from analyzer.resample import resample_range
 
 
@@ -33,3 +33,9 @@ def test_short_preroll_is_an_error_not_a_wrong_answer() -> None:
     x = np.zeros(48_000)
     with pytest.raises(ValueError, match="pre-roll"):
         resample_range(rs, x[40_000:], 40_000, 15_000, 15_100, None)
+
+
+@pytest.mark.parametrize(("numtaps", "cutoff"), [(21, 0.5), (1601, 1 / 80), (8821, 1 / 441)])
+def test_kaiser_lowpass_is_scipys_firwin(numtaps: int, cutoff: float) -> None:
+    ours = kaiser_lowpass(numtaps, cutoff, beta=5.0)
+    np.testing.assert_allclose(ours, firwin(numtaps, cutoff, window=("kaiser", 5.0)), rtol=0, atol=1e-15)
