@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from analyzer.chunk import analyze_chunk
 from analyzer.fingerprint import fingerprint
+from analyzer.stages import stage
 from fpstream.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
@@ -124,7 +125,8 @@ def _analyze(
     while True:
         # The three stages fail with the stack's own words: ingest, analyzer, sink.
         try:
-            header, pcm = next(chunks)
+            with stage("decode"):
+                header, pcm = next(chunks)
         except StopIteration:
             break
         except DecodeError as exc:

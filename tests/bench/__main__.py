@@ -136,14 +136,20 @@ def run_stack(paths: list[Path], analyzers: int, db: Path) -> tuple[float, PeakR
     return wall, rss
 
 
-def analyze_in_process(paths: list[Path]) -> tuple[float, dict[str, float]]:
+def analyze_in_process(paths: list[Path], threads: int) -> tuple[float, dict[str, float]]:
+    """Wall time of ``fpstream analyze --threads N``'s work over ``paths``, and the
+    seconds spent in each stage (summed over threads)."""
     from analyzer import stages
-    from tests.synth import analyze_path
+    from analyzer.chunk import warm_up
+    from fpstream.analyze_file import analyze_file
 
+    warm_up()
     stages.SECONDS.clear()
     t0 = time.perf_counter()
     for p in paths:
-        analyze_path(p)
+        row = analyze_file(str(p), threads=threads)
+        if row["status"] != "done":
+            raise RuntimeError(f"{p}: {row['error']}")
     return time.perf_counter() - t0, dict(stages.SECONDS)
 
 
@@ -181,7 +187,8 @@ def startup_seconds(cold: bool) -> float:
 
 def peak_rss_of_analyze(path: Path) -> float:
     code = (
-        "import resource, sys; from tests.synth import analyze_path; analyze_path(sys.argv[1]);"
+        "import resource, sys; from fpstream.analyze_file import analyze_file;"
+        "assert analyze_file(sys.argv[1])['status'] == 'done';"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run(
@@ -241,13 +248,24 @@ def main(argv: list[str] | None = None) -> int:
             row("scaling 2 vs 1 analyzers", "", f"{walls[1] / walls[2]:.2f}x")
     few = paths[:2]
     few_audio = audio_seconds(few)
-    ours, stage_seconds = analyze_in_process(few)
-    row("fpstream analyze, 1 process (2 files)", f"{ours:.2f}", f"{few_audio / ours:.0f}x real time")
+    ours, stage_seconds = analyze_in_process(few, threads=1)
+    row("fpstream analyze --threads 1 (2 files)", f"{ours:.2f}", f"{few_audio / ours:.0f}x real time")
     for name, secs in sorted(stage_seconds.items(), key=lambda kv: -kv[1]):
         row(f"  stage: {name}", f"{secs:.2f}", f"{100 * secs / ours:.0f}% of analyze")
+    cores = len(os.sched_getaffinity(0))
+    ours_mt, _ = analyze_in_process(few, threads=cores)
+    row(
+        f"fpstream analyze --threads {cores} (default)",
+        f"{ours_mt:.2f}",
+        f"{few_audio / ours_mt:.0f}x real time",
+    )
     if not args.skip_librosa:
         slow = sum(librosa_way(p) for p in few)
-        row("librosa way, 1 process (same 2 files)", f"{slow:.2f}", f"fpstream is {slow / ours:.1f}x faster")
+        row(
+            "librosa way, 1 process (same 2 files)",
+            f"{slow:.2f}",
+            f"fpstream is {slow / ours_mt:.1f}x faster ({slow / ours:.1f}x on one thread)",
+        )
     row("analyzer start-up, cold compile", f"{startup_seconds(cold=True):.2f}", "")
     row("analyzer start-up, warm cache", f"{startup_seconds(cold=False):.2f}", "")
     if not args.skip_long:
