@@ -186,10 +186,13 @@ def startup_seconds(cold: bool) -> float:
 
 
 def peak_rss_of_analyze(path: Path) -> float:
+    """Peak RSS (MB) of a fresh process analysing ``path``. Read from VmHWM, not
+    ``ru_maxrss``: Linux carries ``ru_maxrss`` across exec, so a child of this
+    (large, librosa-loaded) process would report this process's size."""
     code = (
-        "import resource, sys; from fpstream.analyze_file import analyze_file;"
+        "import re, sys; from pathlib import Path; from fpstream.analyze_file import analyze_file;"
         "assert analyze_file(sys.argv[1])['status'] == 'done';"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1)) / 1024)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, check=True
