@@ -20,9 +20,9 @@ from typing import Any
 import zmq
 from threadpoolctl import threadpool_limits
 
-from analyzer.chunk import analyze_chunk, warm_up
+from analyzer.chunk import partial_for, warm_up
 from fpstream import logs, protocol
-from fpstream.sockets import PREFETCH, RESULT_HWM, Sockets, peer_address
+from fpstream.sockets import PREFETCH, RESULT_HWM, Sockets
 
 log = logging.getLogger("analyzer")
 
@@ -48,24 +48,14 @@ class Analyzer:
         try:
             header, pcm = protocol.decode_chunk(frames)  # pcm is a view of the received frame
         except Exception as exc:  # ProtocolError, or anything a hostile message provokes
-            self.drop("chunks_out", exc, peer_address(frames[0]) if frames else None)
+            self.drop("chunks_out", exc, frames)
             return None
-        try:
-            body = analyze_chunk(header, pcm)
-        except Exception as exc:
-            log.warning("%s: chunk %d failed: %s: %s", header.ref.path, header.index, type(exc).__name__, exc)
-            error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
-            return protocol.encode_failed(protocol.Failed(ref=header.ref, error=error))
+        result = partial_for(header, pcm)
+        if isinstance(result, protocol.Failed):
+            log.warning("%s: %s", header.ref.path, result.error)
+            return protocol.encode_failed(result)
         self.analyzed += 1
-        partial = protocol.Partial(
-            ref=header.ref,
-            index=header.index,
-            last=header.last,
-            sample_rate=header.sample_rate,
-            channels=header.channels,
-            body=body,
-        )
-        return protocol.encode_partial(partial)
+        return protocol.encode_partial(result)
 
     def send(self, frames: list[Any]) -> None:
         # Blocks only while the broker is away or the sink is back-pressuring;

@@ -25,7 +25,7 @@ from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
 from analyzer.stages import stage
 from analyzer.stft import frame_view, magnitude
-from fpstream.protocol import PREROLL_S, ChunkHeader, TrackRef, pack_array
+from fpstream.protocol import ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
 
 
 def mid_signal(pcm: np.ndarray) -> np.ndarray:
@@ -54,7 +54,8 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     y_end = y_hi if plan.n_out_total < 0 else max(y_lo, min(y_hi, plan.n_out_total))
     with stage("resample"):
         y = resample_range(resampler_for(sr), mid_signal(pcm), x_start, y_lo, y_end, n_track)
-        y = np.pad(y, (0, y_hi - y_lo - len(y)))
+        if len(y) < y_hi - y_lo:
+            y = np.pad(y, (0, y_hi - y_lo - len(y)))
     with stage("stft"):
         frames = frame_view(y, y_lo, plan.stft_lo, plan.stft_hi)
         mag = magnitude(frames)
@@ -66,16 +67,18 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         loud = ~silent
         flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
         onset = temporal.onset_strength(mag[flux_lo : own.stop], track_start=plan.frame_lo == 0)
-        chroma, has_chroma = harmonic.chroma_energy(power[loud])
-        shape = (
-            float(spectral.centroid(own_mag[loud]).sum()),
-            float(spectral.rolloff(own_mag[loud]).sum()),
-            float(spectral.flatness(power[loud]).sum()),
-        )
+        if loud.all():  # the usual case in music: views, not copies
+            loud_mag, loud_power = own_mag, power
+        else:
+            loud_mag, loud_power = own_mag[loud], power[loud]
+        chroma, has_chroma = harmonic.chroma_energy(loud_power)
+        centroid_sum = float(spectral.centroid(loud_mag).sum())
+        rolloff_sum = float(spectral.rolloff(loud_mag).sum())
+        flatness_sum = float(spectral.flatness(loud_power).sum())
         bands = frequency.band_power(power)
     with stage("yin"):
         f0 = np.zeros(len(own_frames), dtype=np.float32)
-        f0[loud] = pitch.yin_f0(np.ascontiguousarray(own_frames[loud]))
+        f0[loud] = pitch.yin_f0(own_frames[loud])
     with stage("hpss"):
         e_h, e_p = harmonic.hpss_energies(
             mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1
@@ -88,9 +91,9 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         silent=pack_array(silent.astype(np.uint8)),
         f0=pack_array(f0),
         bands=pack_array(bands),
-        centroid=shape[0],
-        rolloff=shape[1],
-        flatness=shape[2],
+        centroid=centroid_sum,
+        rolloff=rolloff_sum,
+        flatness=flatness_sum,
         chroma=float(chroma[has_chroma].sum()),
         chroma_n=int(has_chroma.sum()),
         e_h=e_h,
@@ -100,6 +103,16 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         body["n_samples"] = header.start + header.frames
         body["n_frames"] = plan.frame_hi
     return body
+
+
+def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
+    """What an analyzer sends for one chunk: its partial, or the track failed at this
+    chunk if the DSP raises (a chunk never takes the analyzer down)."""
+    try:
+        body = analyze_chunk(header, pcm)
+    except Exception as exc:
+        return Failed(header.ref, f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}")
+    return Partial(header.ref, header.index, header.last, header.sample_rate, header.channels, body)
 
 
 def warm_up() -> None:
@@ -112,7 +125,7 @@ def warm_up() -> None:
     bodies = []
     step = sr
     for i, s in enumerate(range(0, len(pcm), step)):
-        pre = min(s, int(PREROLL_S * sr))  # the pre-roll ingest sends
+        pre = min(s, preroll_frames(sr))  # the pre-roll ingest sends
         h = ChunkHeader(ref, i, s + step >= len(pcm), sr, 2, s, min(step, len(pcm) - s), pre)
         bodies.append(analyze_chunk(h, np.ascontiguousarray(pcm[s - pre : s + step])))
     fingerprint(bodies, sr, 2)

@@ -27,7 +27,6 @@ N_FFT = 2048  # samples at SR
 HOP = 512  # samples at SR
 HPSS_KERNEL = 31  # frames / bins (Fitzgerald 2010, librosa default)
 HPSS_HALF = HPSS_KERNEL // 2
-SUBBLOCK_S = 0.1  # native-rate block grid for loudness and windowed statistics
 
 
 @dataclass(frozen=True)

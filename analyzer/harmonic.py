@@ -93,20 +93,21 @@ def _running_median(a, a_lo, out_lo, out_hi, n_total):  # pragma: no cover - num
 
 
 @nb.njit(cache=True, nogil=True)
-def _mask_energies(power, harm_t, perc):  # pragma: no cover - numba
-    """``(E_H, E_P)``: ``Σ power·M²`` with the soft masks ``M_H = H²/(H²+P²)``
+def _mask_energies(mag, harm_t, perc):  # pragma: no cover - numba
+    """``(E_H, E_P)``: ``Σ |X|²·M²`` with the soft masks ``M_H = H²/(H²+P²)``
     and ``M_P = 1 - M_H`` (0.5 each where both medians are 0), in one pass.
-    ``harm_t`` is (bins, frames), ``perc`` and ``power`` (frames, bins)."""
+    ``harm_t`` is (bins, frames), ``perc`` and ``mag`` (frames, bins)."""
     e_h = 0.0
     e_p = 0.0
     tiny = np.finfo(np.float64).tiny
-    for t in range(power.shape[0]):
-        for b in range(power.shape[1]):
+    for t in range(mag.shape[0]):
+        for b in range(mag.shape[1]):
             h2 = harm_t[b, t] * harm_t[b, t]
             total = h2 + perc[t, b] * perc[t, b]
             m = h2 / total if total > tiny else 0.5
-            e_h += power[t, b] * m * m
-            e_p += power[t, b] * (1.0 - m) * (1.0 - m)
+            power = mag[t, b] * mag[t, b]
+            e_h += power * m * m
+            e_p += power * (1.0 - m) * (1.0 - m)
     return e_h, e_p
 
 
@@ -137,11 +138,12 @@ def hpss_energies(
     """
     if hpss_hi <= hpss_lo:
         return 0.0, 0.0
+    mag = np.ascontiguousarray(mag)  # no copy for the STFT's own output; one kernel signature
     # time medians run along frames: work on the (bins, frames) transpose so they are contiguous
     harm_t = _running_median(np.ascontiguousarray(mag.T), mag_lo, hpss_lo, hpss_hi, n_frames)
-    own = np.ascontiguousarray(mag[hpss_lo - mag_lo : hpss_hi - mag_lo])
+    own = mag[hpss_lo - mag_lo : hpss_hi - mag_lo]  # whole rows of a C array: contiguous
     perc = _running_median(own, 0, 0, own.shape[1], own.shape[1])
-    return _mask_energies(own * own, harm_t, perc)
+    return _mask_energies(own, harm_t, perc)
 
 
 # ---------------------------------------------------------------- chroma

@@ -8,6 +8,7 @@ a chunk contributes sums and a count. Definitions follow librosa's
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from analyzer.dynamics import SILENCE_MS
@@ -28,11 +29,29 @@ def centroid(mag: np.ndarray) -> np.ndarray:
     return np.divide(mag @ FREQS, total, out=np.zeros(len(mag)), where=total > 0)
 
 
+@nb.njit(cache=True, nogil=True)
+def _rolloff_bins(mag, fraction):  # pragma: no cover - numba
+    """Per frame, the first bin where the running sum of magnitudes reaches ``fraction``
+    of the frame's total. Sums in the order ``np.cumsum`` does (so the same bin as
+    ``argmax(cumsum >= fraction * cumsum[-1])``) without a spectrogram-sized temporary."""
+    out = np.zeros(mag.shape[0], dtype=np.int64)
+    for t in range(mag.shape[0]):
+        total = 0.0
+        for b in range(mag.shape[1]):
+            total += mag[t, b]
+        threshold = fraction * total
+        acc = 0.0
+        for b in range(mag.shape[1]):
+            acc += mag[t, b]
+            if acc >= threshold:
+                out[t] = b
+                break
+    return out
+
+
 def rolloff(mag: np.ndarray) -> np.ndarray:
     """Lowest bin frequency below which 85 % of the frame's magnitude lies, Hz."""
-    cum = np.cumsum(mag, axis=1)
-    reached = cum >= ROLL_PERCENT * cum[:, -1:]
-    return FREQS[np.argmax(reached, axis=1)]
+    return FREQS[_rolloff_bins(mag, ROLL_PERCENT)]
 
 
 def flatness(power: np.ndarray) -> np.ndarray:

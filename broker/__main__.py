@@ -25,38 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from broker.status import Counters, query_status
 from fpstream import logs, protocol
 from fpstream.config import Endpoints
-from fpstream.sockets import PREFETCH, RESULT_HWM, CurveKeys, Limits, Sockets, generate_keys, peer_address
+from fpstream.sockets import PREFETCH, RESULT_HWM, Sockets, generate_keys
 
 log = logging.getLogger("broker")
 
 BATCH = 256  # messages forwarded per pipe before the loop looks at the other sockets
-
-
-def check_chunk(frames: list[zmq.Frame]) -> None:
-    protocol.decode_chunk(frames)  # header and PCM length; a view, no copy
-
-
-def check_result(frames: list[zmq.Frame]) -> None:
-    kind, msg = protocol.message_kind(frames)
-    if len(frames) != 1:
-        raise protocol.ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
-    if kind == protocol.KIND_PARTIAL:
-        protocol.decode_partial(msg)
-    elif kind == protocol.KIND_FAILED:
-        protocol.decode_failed(msg)
-    else:
-        raise protocol.ProtocolError(f"expected a partial or failed message, got {kind!r}")
-
-
-def check_ack(frames: list[zmq.Frame]) -> None:
-    protocol.decode_ack(frames)
 
 
 @dataclass
@@ -66,7 +45,7 @@ class Pipe:
     channel: str  # the front socket's channel name, used in counters and logs
     front: zmq.Socket[Any]
     back: zmq.Socket[Any]
-    check: Callable[[list[zmq.Frame]], None]
+    check: Callable[[list[zmq.Frame]], object]  # a protocol decoder: raises on a malformed message
 
 
 class Broker:
@@ -86,9 +65,9 @@ class Broker:
         }
         self.bound = bound
         self.pipes = [
-            Pipe("chunks_in", bound["chunks_in"], bound["chunks_out"], check_chunk),
-            Pipe("results_in", bound["results_in"], bound["results_out"], check_result),
-            Pipe("acks_in", bound["acks_in"], bound["acks_out"], check_ack),
+            Pipe("chunks_in", bound["chunks_in"], bound["chunks_out"], protocol.decode_chunk),
+            Pipe("results_in", bound["results_in"], bound["results_out"], protocol.decode_result),
+            Pipe("acks_in", bound["acks_in"], bound["acks_out"], protocol.decode_ack),
         ]
         # Socket monitors count connected peers per channel, for `fpstream status`.
         events = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
@@ -132,7 +111,7 @@ class Broker:
                 pipe.check(frames)
             except Exception as exc:  # ProtocolError, or anything a hostile message provokes
                 self.counters.dropped[pipe.channel] += 1
-                self.drop(pipe.channel, exc, peer_address(frames[0]) if frames else None)
+                self.drop(pipe.channel, exc, frames)
                 continue
             pipe.back.send_multipart(frames, copy=False)
             self.counters.forwarded[pipe.channel] += 1
@@ -148,7 +127,7 @@ class Broker:
         snapshot = self.counters.snapshot(
             os.getpid(), self.sockets.endpoints.base, self.sockets.curve is not None
         )
-        rep.send(msgpack.packb(snapshot, use_bin_type=True))
+        rep.send(protocol.encode_status(snapshot))
 
     def count_peer(self, mon: zmq.Socket[Any], channel: str) -> None:
         while mon.get(zmq.EVENTS) & zmq.POLLIN:
@@ -168,8 +147,9 @@ class Broker:
 
 def refuse_second_broker(endpoints: Endpoints) -> None:
     """Binding ipc replaces the socket file, silently stealing a running broker's clients: ask first."""
-    status_file = Path(endpoints["status"].removeprefix("ipc://"))
-    if endpoints.is_ipc and status_file.exists() and query_status(endpoints, timeout_s=0.5) is not None:
+    if not (endpoints.is_ipc and (endpoints.ipc_dir / "status").exists()):
+        return
+    if query_status(endpoints, timeout_s=0.5) is not None:
         raise SystemExit(f"another broker is already running at {endpoints.base} (see: fpstream status)")
 
 
@@ -177,7 +157,7 @@ def serve() -> int:
     endpoints = Endpoints.from_env()
     refuse_second_broker(endpoints)
     ctx = zmq.Context()
-    broker = Broker(Sockets(ctx, endpoints, CurveKeys.from_env(), Limits.from_env()))
+    broker = Broker(Sockets.from_env(ctx, endpoints))
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s: shutting down", signal.Signals(signum).name)

@@ -18,11 +18,10 @@ import time
 from collections import Counter
 from typing import Any, Literal
 
-import msgpack
 import zmq
 
+from fpstream import protocol
 from fpstream.config import CHANNELS, Endpoints
-from fpstream.protocol import VERSION
 from fpstream.sockets import CurveKeys, Limits, Sockets
 
 FORWARDING_CHANNELS = ("chunks_in", "results_in", "acks_in")
@@ -39,7 +38,6 @@ class Counters:
 
     def snapshot(self, pid: int, endpoint: str, curve: bool) -> dict[str, Any]:
         return {
-            "v": VERSION,
             "pid": pid,
             "endpoint": endpoint,
             "curve": curve,
@@ -67,8 +65,8 @@ def query_status(
         req.send(b"status")
         if not req.poll(int(timeout_s * 1000)):
             return None
-        reply = msgpack.unpackb(req.recv(), raw=False)
-        return reply if isinstance(reply, dict) else None
+        # a broker of another protocol version raises ProtocolError, saying which
+        return protocol.decode_status(req.recv(copy=False))
     finally:
         sockets.close(linger_ms=0)
         ctx.term()

@@ -5,11 +5,12 @@ order, with the same code:
 
 1. ``ingest.decode.file_identity`` and ``ingest.decode.iter_chunks``
    (streaming decode into chunks with pre-roll),
-2. ``analyzer.chunk.analyze_chunk`` on every chunk,
+2. ``analyzer.chunk.partial_for`` on every chunk (the analyzer's partial,
+   or the track failed at that chunk),
 3. a msgpack round trip of each partial through ``fpstream.protocol``
    (what travels from analyzer to sink), so the merge sees the very bytes the
    sink would see,
-4. ``analyzer.fingerprint.fingerprint`` on the partials in chunk order,
+4. ``sink.assembler.fingerprint_row`` on the partials in chunk order,
 
 and returns the row the sink would store. ``fpstream analyze`` prints these
 rows; tests use it as the reference the stack must agree with.
@@ -25,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,22 +34,21 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from analyzer.chunk import analyze_chunk
-from analyzer.fingerprint import fingerprint
+from analyzer.chunk import partial_for
 from analyzer.stages import stage
 from fpstream.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
-    ChunkHeader,
+    Failed,
     Partial,
     TrackRef,
-    decode_partial,
+    decode_result,
     encode_partial,
-    message_kind,
 )
 from ingest.decode import DecodeError, file_identity, iter_chunks
-from ingest.paths import row_path
+from ingest.paths import stored_path
 from sink import db as store
+from sink.assembler import fingerprint_row
 
 #: Column order of a row: the track columns, then the 25 values (as the sink stores them).
 ROW_COLUMNS: tuple[str, ...] = store.COLUMNS
@@ -85,45 +86,42 @@ def analyze_file(
         saying why (the same words the stack uses) and the values ``None``.
     """
     real = os.path.abspath(path)
-    ref = TrackRef(ingest="analyze", track=0, attempt=0, path=row_path(real), size=-1, mtime_ns=-1)
+    ref = TrackRef(ingest="analyze", track=0, attempt=0, path=stored_path(path), size=-1, mtime_ns=-1)
     try:
         size, mtime_ns = file_identity(real)
     except DecodeError as exc:
         return _row(store.failed_row(ref, str(exc)))
-    ref = TrackRef(ingest="analyze", track=0, attempt=0, path=ref.path, size=size, mtime_ns=mtime_ns)
+    ref = dataclasses.replace(ref, size=size, mtime_ns=mtime_ns)
+    threads = max(1, threads)
     # One BLAS thread per analysing thread: OpenBLAS's own threads would spin on the same cores.
-    with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return _analyze(real, ref, chunk_s, preroll_s, pool, max(1, threads))
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=threads) as pool:
+        return _row(_analyze(real, ref, chunk_s, preroll_s, pool, threads))
 
 
 def _analyze(
     real: str, ref: TrackRef, chunk_s: float, preroll_s: float, pool: ThreadPoolExecutor, threads: int
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
+    """The stored row for ``real``: ingest's decode, the analyzer's partials, the sink's merge."""
     bodies: list[dict[str, Any]] = []
     sample_rate = channels = 0
-    pending: deque[tuple[ChunkHeader, Future[dict[str, Any]]]] = deque()
+    pending: deque[Future[Partial | Failed]] = deque()
 
-    def collect() -> str | None:
-        """Wait for the oldest chunk in flight; its partial joins ``bodies``, or the error is returned."""
-        header, future = pending.popleft()
-        try:
-            body = future.result()
-        except Exception as exc:
-            return f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
+    def collect() -> Failed | None:
+        """Wait for the oldest chunk in flight: its partial joins ``bodies``, or its Failed is returned."""
+        result = pending.popleft().result()
+        if isinstance(result, Failed):
+            return result
         # What the sink receives: the partial after a msgpack round trip.
-        partial = Partial(ref, header.index, header.last, header.sample_rate, header.channels, body)
-        _, msg = message_kind(encode_partial(partial))
-        bodies.append(decode_partial(msg).body)
+        bodies.append(decode_result(encode_partial(result)).body)
         return None
 
-    def fail(error: str) -> dict[str, Any]:
-        for _, future in pending:
+    def fail(error: str) -> tuple[Any, ...]:
+        for future in pending:
             future.cancel()
-        return _row(store.failed_row(ref, error))
+        return store.failed_row(ref, error)
 
     chunks = iter_chunks(real, ref, chunk_s=chunk_s, preroll_s=preroll_s)
     while True:
-        # The three stages fail with the stack's own words: ingest, analyzer, sink.
         try:
             with stage("decode"):
                 header, pcm = next(chunks)
@@ -131,21 +129,15 @@ def _analyze(
             break
         except DecodeError as exc:
             return fail(str(exc))
-        except Exception as exc:
-            return fail(f"decode failed: {type(exc).__name__}: {exc}")
         sample_rate, channels = header.sample_rate, header.channels
-        pending.append((header, pool.submit(analyze_chunk, header, pcm)))
-        if len(pending) > threads and (error := collect()) is not None:
+        pending.append(pool.submit(partial_for, header, pcm))
+        if len(pending) > threads and (failed := collect()) is not None:
             chunks.close()
-            return fail(error)
+            return fail(failed.error)
     while pending:
-        if (error := collect()) is not None:
-            return fail(error)
-    try:
-        fp = fingerprint(bodies, sample_rate, channels)
-        return _row(store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values))
-    except Exception as exc:
-        return _row(store.failed_row(ref, f"fingerprint failed: {type(exc).__name__}: {exc}"))
+        if (failed := collect()) is not None:
+            return fail(failed.error)
+    return fingerprint_row(ref, bodies, sample_rate, channels)
 
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -21,8 +22,12 @@ from pathlib import Path
 
 from fpstream import __version__
 from fpstream.config import database_path
+from fpstream.fields import TRACK_COLUMNS
 
 PROG = "fpstream"
+
+#: The stored columns besides the 25 values, as listed in help texts.
+_COLUMN_LIST = ", ".join(TRACK_COLUMNS)
 
 ENV_HELP = """\
 environment:
@@ -106,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Fingerprint each FILE in this process (no stack, no database) and print one\n"
             "JSON object per file on stdout, in the order given, as soon as it is done.\n\n"
-            "Each object has the columns the stack stores (path, status, error, size, mtime_ns,\n"
-            "duration_s, sample_rate, channels, analyzed_at, fingerprint_version) and the 25\n"
-            "values, with full float precision. It runs the stack's own code (decode, chunk,\n"
-            "analyse, msgpack round trip, merge), so the numbers are the ones the stack stores.\n\n"
+            + textwrap.fill(
+                f"Each object has the columns the stack stores ({_COLUMN_LIST}) and the 25 values, "
+                "with full float precision. It runs the stack's own code (decode, chunk, analyse, "
+                "msgpack round trip, merge), so the numbers are the ones the stack stores.",
+                width=84,
+            )
+            + "\n\n"
             "A file that cannot be read or decoded still prints its row, with\n"
             '"status": "failed" and the reason in "error".'
         ),
@@ -148,9 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_formatter,
         help="write the whole library as JSON Lines or CSV",
         description=(
-            "Write every row of the library, sorted by path, with every column as stored\n"
-            "(path, status, error, size, mtime_ns, duration_s, sample_rate, channels,\n"
-            "analyzed_at, fingerprint_version, then the 25 values).\n\n"
+            textwrap.fill(
+                "Write every row of the library, sorted by path, with every column as stored "
+                f"({_COLUMN_LIST}, then the 25 values).",
+                width=80,
+            )
+            + "\n\n"
             "  jsonl  one JSON object per line; NULL is null\n"
             "  csv    a header line with the column names, then one line per row; NULL is empty\n\n"
             "Floats keep full precision. Failed rows are included (filter on status)."
@@ -355,18 +366,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from fpstream.fields import FINGERPRINT_VERSION
     from fpstream.library import connect, get_row, load_features
     from fpstream.show import render
 
     with closing(connect(_db(args))) as conn:
         row = get_row(conn, args.path)
-        library = load_features(conn).matrix if row["status"] == "done" else None
+        # Percentiles only for a current fingerprint: `render` does not use the library otherwise.
+        current = row["status"] == "done" and row["fingerprint_version"] == FINGERPRINT_VERSION
+        library = load_features(conn).matrix if current else None
     sys.stdout.write(render(row, library))
     return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from fpstream.library import connect, get_row, load_features
+    from fpstream.fields import FINGERPRINT_VERSION
+    from fpstream.library import LibraryError, connect, get_row, load_features, not_current_version
     from fpstream.similarity import nearest, robust_scale, weight_vector
 
     with closing(connect(_db(args))) as conn:
@@ -375,6 +390,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint to compare"
             )
+        if row["fingerprint_version"] != FINGERPRINT_VERSION:  # before loading the whole library
+            raise LibraryError(not_current_version(row["path"]))
         features = load_features(conn)
     query = features.index_of(row["path"])
     if features.stale:
@@ -400,16 +417,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     from broker.status import query_status
     from fpstream.config import Endpoints
     from fpstream.library import LibraryError, connect, status_counts
+    from fpstream.protocol import ProtocolError
     from fpstream.status import render_status
 
     endpoints = Endpoints.from_env()
-    first = query_status(endpoints, timeout_s=args.timeout)
-    second, elapsed = None, 0.0
-    if first is not None and args.interval > 0:
-        t0 = time.monotonic()
-        time.sleep(args.interval)
-        second = query_status(endpoints, timeout_s=args.timeout)
-        elapsed = time.monotonic() - t0
+    try:
+        first = query_status(endpoints, timeout_s=args.timeout)
+        second, elapsed = None, 0.0
+        if first is not None and args.interval > 0:
+            t0 = time.monotonic()
+            time.sleep(args.interval)
+            second = query_status(endpoints, timeout_s=args.timeout)
+            elapsed = time.monotonic() - t0
+    except ProtocolError as exc:  # e.g. a broker of another fpstream version
+        raise UserError(f"the broker at {endpoints.base} answered, but not readably: {exc}") from None
     db_path = _db(args)
     try:
         with closing(connect(db_path)) as conn:

@@ -27,7 +27,7 @@ import json
 import sqlite3
 from typing import TextIO
 
-from fpstream.library import LibraryError, columns, iter_rows
+from fpstream.library import LibraryError, iter_rows, row_tuples
 
 FORMATS = ("jsonl", "csv")
 
@@ -58,20 +58,17 @@ def write_jsonl(conn: sqlite3.Connection, out: TextIO) -> int:
     return n
 
 
-def write_csv(conn: sqlite3.Connection, out: TextIO) -> int:
-    """A header line with every column name, then one line per row."""
-    names = columns(conn)
+def write_csv(conn: sqlite3.Connection, out: TextIO, batch: int = 1000) -> int:
+    """A header line with every column name, then one line per row.
+
+    The ``csv`` module writes None as an empty field and a float as ``repr``
+    (full precision), so rows go out as SQLite returns them.
+    """
+    rows = row_tuples(conn)
     writer = csv.writer(out)
-    writer.writerow(names)
+    writer.writerow([d[0] for d in rows.description])
     n = 0
-    for row in iter_rows(conn):
-        writer.writerow([_csv_value(row[name]) for name in names])
-        n += 1
+    while block := rows.fetchmany(batch):
+        writer.writerows(block)
+        n += len(block)
     return n
-
-
-def _csv_value(value: object) -> object:
-    # csv writes None as "" already; floats via repr (full precision) — spelled out for clarity
-    if isinstance(value, float):
-        return repr(value)
-    return value

@@ -33,6 +33,9 @@ FEATURES: tuple[str, ...] = (
     "phase_correlation",
 )
 
+#: The seven band shares (``sub_bass_pct`` ... ``air_pct``): the first family, summing to 1.
+BANDS: tuple[str, ...] = FEATURES[:7]
+
 # Value each feature takes when every frame of the track is silent (spec column "silence").
 SILENCE_VALUES: dict[str, float] = {name: 0.0 for name in FEATURES}
 SILENCE_VALUES.update({"lufs": -70.0, "silence_ratio": 1.0, "phase_correlation": 1.0})

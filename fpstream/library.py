@@ -23,15 +23,16 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fpstream.fields import FEATURES, FINGERPRINT_VERSION
-from ingest.paths import row_path
+from ingest.paths import stored_path
 
 TABLE = "tracks"
 
@@ -44,13 +45,20 @@ class LibraryError(Exception):
     """A problem with the database a user can fix; the message says how."""
 
 
-def resolve(path: str) -> str:
-    """The key a path is stored under: ``os.path.abspath``, as ingest does it.
+def open_readonly(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """Open the SQLite file at ``path`` read-only (``mode=ro``: never creates it).
 
-    (A file name that is not valid UTF-8 is stored with its odd bytes as
-    ``\\xNN`` escapes; see ``ingest.paths.row_path``.)
+    Opening does not read the file: a file that is not a database raises
+    :class:`sqlite3.DatabaseError` on the first query (e.g. :func:`has_tracks`).
+    ``timeout``: seconds to wait for a lock, as in :func:`sqlite3.connect`.
     """
-    return row_path(os.path.abspath(path))
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+
+
+def has_tracks(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the ``tracks`` table (the sink creates it on start)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,))
+    return found.fetchone() is not None
 
 
 def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -66,25 +74,22 @@ def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
     if path.is_dir():
         raise LibraryError(f"{path} is a directory: set FPSTREAM_DB to the database file")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone()
+        conn = open_readonly(path)
     except sqlite3.DatabaseError as exc:
         raise LibraryError(f"cannot read {path} as an SQLite database: {exc}") from None
-    if found is None:
+    try:
+        found = has_tracks(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise LibraryError(f"cannot read {path} as an SQLite database: {exc}") from None
+    if not found:
         conn.close()
         raise LibraryError(
             f"{path} has no `{TABLE}` table: it is not an fpstream database "
             "(check FPSTREAM_DB, or let `make run` create it)"
         )
+    conn.row_factory = sqlite3.Row
     return conn
-
-
-def columns(conn: sqlite3.Connection) -> list[str]:
-    """The ``tracks`` columns in table order (what ``export`` writes)."""
-    return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
 
 
 def get_row(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
@@ -92,7 +97,7 @@ def get_row(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
 
     Raises :class:`LibraryError` if the path is not in the library.
     """
-    key = resolve(path)
+    key = stored_path(path)
     row = conn.execute(f"SELECT * FROM {TABLE} WHERE path = ?", (key,)).fetchone()
     if row is None:
         raise LibraryError(
@@ -102,10 +107,31 @@ def get_row(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
     return dict(row)
 
 
+_ALL_ROWS = f"SELECT * FROM {TABLE} ORDER BY path"
+
+
 def iter_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     """Every row, ordered by path, streamed (constant memory on a million rows)."""
-    for row in conn.execute(f"SELECT * FROM {TABLE} ORDER BY path"):
+    for row in conn.execute(_ALL_ROWS):
         yield dict(row)
+
+
+def row_tuples(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every row as a plain tuple, in table column order, ordered by path, streamed.
+
+    The column names are in the cursor's ``description`` (``d[0]`` of each item).
+    """
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row
+    return cursor.execute(_ALL_ROWS)
+
+
+def not_current_version(path: str) -> str:
+    """The message for a track whose stored fingerprint is not of this program's version."""
+    return (
+        f"{path} has no fingerprint of the current version ({FINGERPRINT_VERSION}) in the library: "
+        f"re-analyse it with `echo {shlex.quote(path)} | fpstream feed --force`"
+    )
 
 
 def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -120,7 +146,8 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
 class Features:
     """The 25 values of every analysed track, ready for numpy.
 
-    ``paths[i]`` is the track of ``matrix[i]``; rows are sorted by path.
+    ``paths[i]`` is the track of ``matrix[i]``; rows are sorted by path
+    (so :meth:`index_of` is a binary search).
     ``stale`` counts ``done`` rows left out because their
     ``fingerprint_version`` is not this program's (their numbers mean
     something else and must not be mixed in).
@@ -129,17 +156,13 @@ class Features:
     paths: list[str]
     matrix: np.ndarray  # (n, 25) float64, columns in FEATURES order
     stale: int
-    index: dict[str, int] = field(repr=False)
 
     def index_of(self, path: str) -> int:
         """Row index of ``path`` (already resolved); ``LibraryError`` if absent."""
-        try:
-            return self.index[path]
-        except KeyError:
-            raise LibraryError(
-                f"{path} has no fingerprint of the current version ({FINGERPRINT_VERSION}) in the library: "
-                f"re-analyse it with `echo {shlex.quote(path)} | fpstream feed --force`"
-            ) from None
+        i = bisect_left(self.paths, path)
+        if i < len(self.paths) and self.paths[i] == path:
+            return i
+        raise LibraryError(not_current_version(path))
 
 
 def load_features(conn: sqlite3.Connection, batch: int = 20_000) -> Features:
@@ -174,8 +197,7 @@ def load_features(conn: sqlite3.Connection, batch: int = 20_000) -> Features:
         f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done' AND fingerprint_version IS NOT ?",
         (FINGERPRINT_VERSION,),
     ).fetchone()
-    index = {p: i for i, p in enumerate(paths)}
-    return Features(paths=paths, matrix=matrix, stale=int(stale), index=index)
+    return Features(paths=paths, matrix=matrix, stale=int(stale))
 
 
 def percentile_ranks(matrix: np.ndarray, values: np.ndarray) -> np.ndarray:

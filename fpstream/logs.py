@@ -6,6 +6,10 @@ import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from fpstream.sockets import peer_address
 
 
 def setup(process: str) -> logging.Logger:
@@ -34,9 +38,11 @@ class DropReport:
         self.every = every
         self.counts: Counter[str] = Counter()
 
-    def __call__(self, socket_name: str, reason: object, peer: str | None = None) -> None:
+    def __call__(self, socket_name: str, reason: object, frames: Sequence[Any]) -> None:
+        """Count (and maybe log) ``frames``, received on ``socket_name`` and dropped for ``reason``."""
         self.counts[socket_name] += 1
         n = self.counts[socket_name]
         if n <= self.verbose or n % self.every == 0:
+            peer = peer_address(frames[0]) if frames else None
             origin = f"{socket_name} (peer {peer})" if peer else socket_name
             self.log.warning("dropped malformed message #%d on %s: %s", n, origin, reason)

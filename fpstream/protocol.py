@@ -164,6 +164,17 @@ def encode_ack(ack: Ack) -> list[bytes]:
     return [ack.ingest.encode(), _pack(KIND_ACK, asdict(ack))]
 
 
+def preroll_frames(sample_rate: int, preroll_s: float = PREROLL_S) -> int:
+    """Samples of pre-roll ingest sends before each chunk (after the first)."""
+    return max(0, round(preroll_s * sample_rate))
+
+
+def encode_status(snapshot: dict[str, Any]) -> bytes:
+    """The broker's answer on the status channel: its counters as one versioned map
+    (the fields are documented in :mod:`broker.status`)."""
+    return msgpack.packb({"v": VERSION, **snapshot}, use_bin_type=True)
+
+
 def pack_array(a: np.ndarray) -> dict[str, Any]:
     """A numpy array as msgpack-able ``{dtype, shape, data}`` (raw bytes, not a list)."""
     a = np.ascontiguousarray(a)
@@ -305,6 +316,23 @@ def decode_partial(msg: dict[str, Any]) -> Partial:
 
 def decode_failed(msg: dict[str, Any]) -> Failed:
     return Failed(ref=_track_ref(msg), error=_get(msg, "error", str))
+
+
+def decode_result(frames: list[Any]) -> Partial | Failed:
+    """What an analyzer sends towards the sink: one frame, a partial or a failed track."""
+    kind, msg = message_kind(frames)
+    if len(frames) != 1:
+        raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
+    if kind == KIND_PARTIAL:
+        return decode_partial(msg)
+    if kind == KIND_FAILED:
+        return decode_failed(msg)
+    raise ProtocolError(f"expected a partial or failed message, got {kind!r}")
+
+
+def decode_status(frame: Any) -> dict[str, Any]:
+    """The map :func:`encode_status` made, checked for size and version like every header."""
+    return _unpack(frame)
 
 
 def decode_ack(frames: list[Any]) -> Ack:

@@ -22,16 +22,17 @@ Example output::
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import numpy as np
 
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from fpstream.fields import BANDS, FEATURES, FINGERPRINT_VERSION
 from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
 #: The seven families of FINGERPRINT.md, in table order: (title, feature names).
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Frequency bands (share of total power)", FEATURES[0:7]),
+    ("Frequency bands (share of total power)", BANDS),
     ("Loudness and dynamics", FEATURES[7:10]),
     ("Rhythm", FEATURES[10:14]),
     ("Spectral shape", FEATURES[14:17]),
@@ -43,7 +44,7 @@ assert tuple(n for _, names in FAMILIES for n in names) == FEATURES
 
 #: Unit printed after each value, and the number of decimals it deserves.
 UNITS: dict[str, tuple[str, int]] = {
-    **{name: ("fraction", 4) for name in FEATURES[0:7]},
+    **{name: ("fraction", 4) for name in BANDS},
     "lufs": ("LUFS", 2),
     "crest_db": ("dB", 2),
     "bass_mid_ratio": ("dB", 2),
@@ -75,7 +76,8 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
         A row of ``tracks`` (see :func:`fpstream.library.get_row`).
     library : np.ndarray, shape (n, 25), optional
         Every analysed track's values, for percentiles. Percentiles are shown
-        only if ``n >= MIN_ROWS_FOR_PERCENTILES`` and the row is ``done``.
+        only if ``n >= MIN_ROWS_FOR_PERCENTILES`` and the row is ``done`` and
+        of this program's fingerprint version (else ``library`` is not used).
     """
     lines = [row["path"], "  " + _summary(row)]
     if row.get("status") != "done":
@@ -84,7 +86,15 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
     values = np.array([row[name] for name in FEATURES], dtype=np.float64)
     ranks: dict[str, float] = {}
     n = 0 if library is None else int(library.shape[0])
-    if n >= MIN_ROWS_FOR_PERCENTILES and row.get("fingerprint_version") == FINGERPRINT_VERSION:
+    version = row.get("fingerprint_version")
+    if version != FINGERPRINT_VERSION:
+        older = isinstance(version, int) and version < FINGERPRINT_VERSION
+        lines.append(
+            f"  no percentiles: this track's fingerprint (v{version}) is {'older than' if older else 'not'} "
+            f"this program's (v{FINGERPRINT_VERSION}); "
+            f"re-analyse it with `echo {shlex.quote(row['path'])} | fpstream feed --force`"
+        )
+    elif n >= MIN_ROWS_FOR_PERCENTILES:
         ranks = dict(zip(FEATURES, percentile_ranks(library, values).tolist(), strict=True))
         lines.append(f"  percentiles (pNN: NN % of the library is lower) among {n:,} analysed tracks")
     else:

@@ -92,12 +92,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fpstream.fields import FEATURES
-
-_BANDS = FEATURES[:7]
+from fpstream.fields import BANDS, FEATURES
 
 DEFAULT_WEIGHTS: dict[str, float] = {
-    **{name: 0.25 for name in _BANDS},
+    **{name: 0.25 for name in BANDS},
     "lufs": 0.5,
     "crest_db": 1.0,
     "bass_mid_ratio": 0.5,
@@ -269,7 +267,7 @@ def synthetic_library(n: int, seed: int = 0) -> np.ndarray:
     """``n`` plausible-looking fingerprints (for benchmarks; not music)."""
     rng = np.random.default_rng(seed)
     bands = rng.dirichlet([1.0, 4.0, 3.0, 5.0, 2.0, 1.5, 0.8], size=n)
-    cols = {name: bands[:, i] for i, name in enumerate(_BANDS)}
+    cols = {name: bands[:, i] for i, name in enumerate(BANDS)}
     cols.update(
         lufs=rng.normal(-11.0, 3.0, n),
         crest_db=rng.normal(12.0, 3.0, n),
@@ -309,22 +307,20 @@ def bench(rows: int = 100_000, queries: int = 200, k: int = 10) -> dict[str, flo
 
     from fpstream.fields import FINGERPRINT_VERSION
     from fpstream.library import connect, load_features
+    from sink.db import create_schema
 
     matrix = synthetic_library(rows)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         with sqlite3.connect(db) as conn:
-            cols = ", ".join(f"{name} REAL" for name in FEATURES)
-            conn.execute(
-                "CREATE TABLE tracks (path TEXT PRIMARY KEY, status TEXT, "
-                f"fingerprint_version INTEGER, {cols})"
-            )
-            marks = ", ".join("?" * (len(FEATURES) + 3))
+            create_schema(conn)
+            names = ("path", "status", "fingerprint_version", *FEATURES)
+            marks = ", ".join("?" * len(names))
             records = (
                 (f"/music/{i:07d}.flac", "done", FINGERPRINT_VERSION, *map(float, row))
                 for i, row in enumerate(matrix)
             )
-            conn.executemany(f"INSERT INTO tracks VALUES ({marks})", records)
+            conn.executemany(f"INSERT INTO tracks ({', '.join(names)}) VALUES ({marks})", records)
         conn.close()
         t0 = time.perf_counter()
         with connect(db) as conn:

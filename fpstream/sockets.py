@@ -153,20 +153,21 @@ class Sockets:
     def __init__(
         self,
         ctx: zmq.Context[Any],
-        endpoints: Endpoints | None = None,
-        curve: CurveKeys | None = None,
-        limits: Limits | None = None,
+        endpoints: Endpoints,
+        curve: CurveKeys | None,
+        limits: Limits,
     ) -> None:
         self.ctx = ctx
-        self.endpoints = endpoints or Endpoints.from_env()
-        self.curve = curve
-        self.limits = limits or Limits.from_env()
+        self.endpoints = endpoints
+        self.curve = curve  # None: no CurveZMQ (loopback and ipc only)
+        self.limits = limits
         self.made: list[zmq.Socket[Any]] = []
         self._auth: ThreadAuthenticator | None = None
 
     @classmethod
-    def from_env(cls, ctx: zmq.Context[Any]) -> Sockets:
-        return cls(ctx, Endpoints.from_env(), CurveKeys.from_env(), Limits.from_env())
+    def from_env(cls, ctx: zmq.Context[Any], endpoints: Endpoints | None = None) -> Sockets:
+        """Endpoints (unless given), Curve keys and limits from the FPSTREAM_* environment."""
+        return cls(ctx, endpoints or Endpoints.from_env(), CurveKeys.from_env(), Limits.from_env())
 
     def _socket(self, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)

@@ -32,7 +32,7 @@ import zmq
 from fpstream import logs, protocol
 from fpstream.config import database_path, env_float, env_int
 from fpstream.protocol import ChunkHeader
-from fpstream.sockets import RESULT_HWM, Sockets, chunk_seconds, peer_address
+from fpstream.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.decode import DecodeError, file_identity, iter_chunks
 from ingest.paths import PathReader, SeenPaths, row_path
 from ingest.progress import Progress
@@ -234,9 +234,6 @@ class Ingest:
         except DecodeError as exc:
             self.fail_sending(str(exc))
             return
-        except Exception as exc:  # a decoder bug or a file that surprises libsndfile: still just a row
-            self.fail_sending(f"decode failed: {type(exc).__name__}: {exc}")
-            return
         if pcm.nbytes > self.max_message:
             self.fail_sending(
                 f"chunk of {pcm.nbytes >> 20} MiB exceeds FPSTREAM_MAX_MESSAGE_MB "
@@ -282,7 +279,7 @@ class Ingest:
             try:
                 ack = protocol.decode_ack(frames)
             except Exception as exc:
-                self.drop("acks_out", exc, peer_address(frames[0]) if frames else None)
+                self.drop("acks_out", exc, frames)
                 continue
             if ack.ingest != self.id:
                 continue

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from fpstream.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef
+from fpstream.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
 
 class DecodeError(Exception):
@@ -47,8 +47,20 @@ def iter_chunks(
     """Yield ``(header, pcm)`` for each chunk of ``path``; ``pcm`` is ``(preroll+frames, ch)``.
 
     Raises DecodeError (possibly after some chunks were yielded) if the file
-    cannot be opened or its data cannot be decoded.
+    cannot be opened or its data cannot be decoded, whatever went wrong: a file
+    that surprises libsndfile, or a bug here, is still just a failed row.
     """
+    try:
+        yield from _chunks(path, ref, chunk_s, preroll_s)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"decode failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _chunks(
+    path: str, ref: TrackRef, chunk_s: float, preroll_s: float
+) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     try:
@@ -62,7 +74,7 @@ def iter_chunks(
         if sr <= 0 or ch <= 0:
             raise DecodeError(f"invalid format: {sr} Hz, {ch} channels")
         chunk = max(1, round(chunk_s * sr))
-        preroll_max = max(0, round(preroll_s * sr))
+        preroll_max = preroll_frames(sr, preroll_s)
         tail = np.zeros((0, ch), dtype=PCM_DTYPE)
         start, index = 0, 0
         block = _read(f, chunk, start)

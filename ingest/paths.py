@@ -86,6 +86,14 @@ def row_path(path: str) -> str:
         return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def stored_path(given: str) -> str:
+    """The key a path the user gave is stored under: ``row_path(os.path.abspath(given))``.
+
+    Made absolute from the current directory, symlinks *not* resolved, as ingest does it.
+    """
+    return row_path(os.path.abspath(given))
+
+
 class SeenPaths:
     """Remembers which paths were already fed, in 16 bytes each (a 10⁶-track library costs ~60 MB).
 

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from fpstream.fields import FINGERPRINT_VERSION
+from fpstream.library import has_tracks, open_readonly
 
 
 class PreviousRun:
@@ -20,11 +21,9 @@ class PreviousRun:
         self.conn: sqlite3.Connection | None = None
         if db_path is None or not db_path.exists():
             return  # first run: nothing to skip
-        uri = f"{db_path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=10)
-            has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tracks'")
-            if has_table.fetchone() is None:
+            conn = open_readonly(db_path, timeout=10)
+            if not has_tracks(conn):
                 conn.close()
                 return  # the sink created the file but no schema yet
         except sqlite3.Error as exc:

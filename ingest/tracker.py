@@ -28,12 +28,16 @@ class Track:
     row_path: str  # as stored in the database (see paths.row_path)
     size: int  # -1 when the file could not be stat'ed
     mtime_ns: int
-    attempt: int = 0  # incremented on every send, chunks or Failed
     error: str | None = None  # set: the track is sent as a Failed with this error, not as audio
     duration_s: float = 0.0  # known once every chunk was sent
     deadline: float | None = None  # None while the track is being sent (or waits to be)
-    audio_sends: int = 0
+    audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0
+
+    @property
+    def attempt(self) -> int:
+        """The attempt being (or last) sent, from 0: one per completed send."""
+        return self.audio_sends + self.failed_sends
 
     def ref(self, ingest: str) -> TrackRef:
         return TrackRef(
@@ -89,7 +93,6 @@ class Tracker:
             if track.deadline is None or now < track.deadline:
                 continue
             track.deadline = None
-            track.attempt += 1
             if track.error is None and track.audio_sends > self.retries:
                 track.error = (
                     f"timed out: no result after {track.audio_sends} attempts "
@@ -102,10 +105,6 @@ class Tracker:
             self.resend.append(track)
         self.lost += lost
         return lost
-
-    def next_deadline(self) -> float | None:
-        deadlines = [t.deadline for t in self.in_flight.values() if t.deadline is not None]
-        return min(deadlines, default=None)
 
     def _take_seq(self) -> int:
         self._next_seq += 1

@@ -24,28 +24,26 @@ import aiosqlite
 import zmq
 import zmq.asyncio
 
-from analyzer.fingerprint import fingerprint
 from fpstream import logs, protocol
 from fpstream.config import database_path, env_float, env_int
-from fpstream.sockets import RESULT_HWM, Sockets, peer_address
+from fpstream.sockets import RESULT_HWM, Sockets
 from sink import db as store
-from sink.assembler import Assembler, Complete, Decision, Reack
+from sink.assembler import Assembler, Complete, Decision, Reack, fingerprint_row
 
 log = logging.getLogger("sink")
 
 RECEIVE_BATCH = 500  # messages handled before the loop checks whether a commit is due
 SHUTDOWN_GRACE_S = 3.0  # how long SIGTERM waits for fingerprints already being computed
 GIVE_UP_AFTER_S = 60.0  # a database that refuses writes this long stops the sink (and the stack)
+STATUS, ERROR = store.COLUMNS.index("status"), store.COLUMNS.index("error")  # in a stored row
 
 
 def compute_row(track: Complete) -> tuple[Any, ...]:
     """The row for a complete track (runs in a worker thread). Never raises: failure is a row too."""
-    try:
-        fp = fingerprint(track.bodies, track.sample_rate, track.channels)
-        return store.done_row(track.ref, fp.duration_s, track.sample_rate, track.channels, fp.values)
-    except Exception as exc:
-        log.warning("%s: fingerprint failed: %s: %s", track.ref.path, type(exc).__name__, exc)
-        return store.failed_row(track.ref, f"fingerprint failed: {type(exc).__name__}: {exc}")
+    row = fingerprint_row(track.ref, track.bodies, track.sample_rate, track.channels)
+    if row[STATUS] == "failed":
+        log.warning("%s: %s", track.ref.path, row[ERROR])
+    return row
 
 
 class Sink:
@@ -59,7 +57,7 @@ class Sink:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fingerprint")
         self.drop = logs.DropReport(log)
         self.pending: list[tuple[tuple[Any, ...], protocol.Ack]] = []
-        self.pending_since: float | None = None
+        self.commit_at: float | None = None  # set when the first row of a batch is added
         self.failing_since: float | None = None
         self.fingerprinting: set[asyncio.Task[None]] = set()
         self.committed = {"done": 0, "failed": 0}
@@ -81,17 +79,14 @@ class Sink:
 
     async def handle(self, frames: list[zmq.Frame]) -> None:
         try:
-            kind, msg = protocol.message_kind(frames)
-            if len(frames) != 1:
-                raise protocol.ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
-            if kind == protocol.KIND_PARTIAL:
-                decision: Decision = self.assembler.partial(protocol.decode_partial(msg))
-            elif kind == protocol.KIND_FAILED:
-                decision = self.assembler.failed(protocol.decode_failed(msg))
-            else:
-                raise protocol.ProtocolError(f"expected a partial or failed message, got {kind!r}")
+            result = protocol.decode_result(frames)
+            decision: Decision = (
+                self.assembler.partial(result)
+                if isinstance(result, protocol.Partial)
+                else self.assembler.failed(result)
+            )
         except Exception as exc:  # ProtocolError, or anything a hostile message provokes
-            self.drop("results_out", exc, peer_address(frames[0]) if frames else None)
+            self.drop("results_out", exc, frames)
             return
         if isinstance(decision, Complete):
             task = asyncio.create_task(self.fingerprint(decision))
@@ -107,24 +102,24 @@ class Sink:
         self.add(row, track.ref)
 
     def add(self, row: tuple[Any, ...], ref: protocol.TrackRef) -> None:
-        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=row[1])
+        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=row[STATUS])
         self.pending.append((row, ack))
-        if self.pending_since is None:
-            self.pending_since = time.monotonic()
+        if self.commit_at is None:
+            self.commit_at = time.monotonic() + self.batch_s
 
     def ms_until_commit(self) -> int:
-        if self.pending_since is None:
+        if self.commit_at is None:
             return 250
-        return max(0, min(250, int((self.pending_since + self.batch_s - time.monotonic()) * 1000)))
+        return max(0, min(250, int((self.commit_at - time.monotonic()) * 1000)))
 
     def commit_due(self) -> bool:
         if not self.pending:
             return False
-        assert self.pending_since is not None
-        return len(self.pending) >= self.batch_rows or time.monotonic() - self.pending_since >= self.batch_s
+        assert self.commit_at is not None
+        return len(self.pending) >= self.batch_rows or time.monotonic() >= self.commit_at
 
     async def commit(self) -> None:
-        batch, self.pending, self.pending_since = self.pending, [], None
+        batch, self.pending, self.commit_at = self.pending, [], None
         try:
             await store.upsert(self.db, [row for row, _ in batch])
         except Exception as exc:
@@ -137,7 +132,7 @@ class Sink:
                     f"database {database_path()} refused writes for {GIVE_UP_AFTER_S:.0f} s"
                 ) from exc
             self.pending = batch + self.pending
-            self.pending_since = now + 1.0 - self.batch_s  # retry in about a second
+            self.commit_at = now + 1.0  # retry in about a second
             return
         self.failing_since = None
         for _, ack in batch:

@@ -9,6 +9,7 @@ database from version ``n - 1`` to ``n``.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,13 +65,17 @@ async def open_database(path: Path) -> aiosqlite.Connection:
     return db
 
 
+def _check_version(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"database schema version {version} is newer than this fpstream ({SCHEMA_VERSION})")
+
+
 async def migrate(db: aiosqlite.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION, one transaction per step; returns the version."""
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
     version = int(row[0]) if row else 0
-    if version > SCHEMA_VERSION:
-        raise SchemaError(f"database schema version {version} is newer than this fpstream ({SCHEMA_VERSION})")
+    _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -82,6 +87,28 @@ async def migrate(db: aiosqlite.Connection) -> int:
             await db.rollback()
             raise
     return SCHEMA_VERSION
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """:func:`migrate` for a plain ``sqlite3`` connection (tools, benchmarks, tests).
+
+    Runs the same statements, one transaction per step, and sets the same
+    ``user_version``, so the result is exactly the table and index the sink
+    creates. Journal mode and other connection settings are left to the caller.
+    """
+    row = conn.execute("PRAGMA user_version").fetchone()
+    version = int(row[0]) if row else 0
+    _check_version(version)
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
 
 async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -138,4 +165,3 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         FINGERPRINT_VERSION,
     )
     return head + (None,) * len(FEATURES)
-

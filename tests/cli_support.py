@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fpstream.fields import FEATURES, FINGERPRINT_VERSION
-from sink.db import COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from sink.db import COLUMNS, create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,10 +27,7 @@ def create_db(path: Path, rows: Iterable[dict[str, Any]] = ()) -> Path:
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        for version in range(1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        create_schema(conn)
         insert_rows(conn, rows)
         conn.commit()
     finally:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.stack_harness import Stack
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A not-yet-started stack with a private ipc dir and database in ``tmp_path``."""
-    with Stack(tmp_path) as s:
-        yield s
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A running stack (broker, sink, two analyzers) shared by one module's tests.
+
+    Starting analyzers costs seconds, so the module's tests share it; each uses its own files.
+    """
+    with Stack(tmp_path_factory.mktemp("stack")) as s:
+        yield s.start(analyzers=2)

@@ -1,12 +1,10 @@
-"""The real stack as subprocesses, for tests and for building databases from generated audio.
+"""The real stack as subprocesses, for tests, and generated audio to feed it.
 
     with Stack(tmp_path) as stack:          # private ipc dir, FPSTREAM_DB = tmp_path/fingerprints.db
         stack.start(analyzers=2)            # broker, sink, analyzers; waits until each logs "ready"
         result = stack.ingest([a, b, c])    # runs ingest to the end (paths on its stdin)
-        rows = stack.rows()                 # {path: {column: value}}
+        rows = stack.rows()                 # {path: {column: value}}, by path (read_rows)
     # leaving the block stops every process (SIGTERM, then SIGKILL) and removes the ipc dir
-
-    db = build_database(tmp_path, paths)    # the same in one call, for tests that only need the rows
 
 Each process logs to ``<workdir>/logs/<name>.log``; ``Proc.log()`` reads it.
 ``Stack(..., env={...})`` adds FPSTREAM_* settings for every process.
@@ -32,6 +30,7 @@ import soundfile as sf
 from broker.status import query_status
 from fpstream.config import Endpoints
 from fpstream.sockets import CurveKeys
+from ingest.progress import PROGRESS_RE
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 300.0  # the first analyzer start may compile every numba kernel
@@ -157,10 +156,12 @@ class Stack:
         curve_dir = self.env.get("FPSTREAM_CURVE_DIR")
         client = self.env.get("FPSTREAM_CURVE_CLIENT") or "client"
         curve = CurveKeys(Path(curve_dir), client) if curve_dir else None
-        return query_status(Endpoints(self.env["FPSTREAM_BROKER"]), timeout_s, curve)
+        return query_status(self.endpoints, timeout_s, curve)
 
-    def running(self, module: str) -> list[Proc]:
-        return [p for p in self.procs if p.name.startswith(module + ".") and p.alive()]
+    @property
+    def endpoints(self) -> Endpoints:
+        """The broker's addresses for this stack (``FPSTREAM_BROKER``)."""
+        return Endpoints(self.env["FPSTREAM_BROKER"])
 
     # ------------------------------------------------------------ ingest
 
@@ -198,16 +199,7 @@ class Stack:
     # ------------------------------------------------------------ results
 
     def rows(self) -> dict[str, dict[str, Any]]:
-        if not self.db.exists():
-            return {}
-        conn = sqlite3.connect(f"{self.db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        conn.row_factory = sqlite3.Row
-        try:
-            return {r["path"]: dict(r) for r in conn.execute("SELECT * FROM tracks")}
-        except sqlite3.OperationalError:  # no table yet
-            return {}
-        finally:
-            conn.close()
+        return read_rows(self.db)
 
     def wait_rows(self, n: int, timeout: float = 60.0, status: str = "done") -> dict[str, dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -247,16 +239,25 @@ class Stack:
         shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
 
-def build_database(
-    workdir: Path, paths: list[str | Path], analyzers: int = 1, env: dict[str, str] | None = None
-) -> Path:
-    """Run the real stack over ``paths``; returns the database it wrote (``workdir/fingerprints.db``)."""
-    with Stack(workdir, env=env) as stack:
-        stack.start(analyzers)
-        result = stack.ingest(paths)
-        if result.returncode != 0:
-            raise RuntimeError(f"ingest exited {result.returncode}:\n{stack.all_logs()}")
-    return stack.db
+def read_rows(db: Path) -> dict[str, dict[str, Any]]:
+    """The tracks table as ``{path: {column: value}}``, ordered by path; ``{}`` if there is none yet."""
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {r["path"]: dict(r) for r in conn.execute("SELECT * FROM tracks ORDER BY path")}
+    except sqlite3.OperationalError:  # no table yet
+        return {}
+    finally:
+        conn.close()
+
+
+def last_progress(output: str) -> dict[str, str]:
+    """The fields of the last ingest progress line in ``output`` (fails if there is none)."""
+    lines = [m.groupdict() for m in map(PROGRESS_RE.search, output.splitlines()) if m]
+    assert lines, output
+    return lines[-1]
 
 
 # ---------------------------------------------------------------- audio

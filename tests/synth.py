@@ -1,5 +1,5 @@
-"""Synthetic test audio whose right answers are known, and a helper that runs
-the real decode -> chunk -> partial -> merge path on it."""
+"""Synthetic test audio whose right answers are known, and helpers that run the
+real decode -> chunk -> partial -> merge path on it (``fpstream.analyze_file``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from analyzer.chunk import analyze_chunk
-from analyzer.fingerprint import fingerprint
-from fpstream.protocol import TrackRef
-from ingest.decode import iter_chunks
+from fpstream.analyze_file import analyze_file
+from fpstream.fields import FEATURES
+from fpstream.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef
+from ingest.decode import file_identity, iter_chunks
 
 
 def db_to_amp(db: float) -> float:
@@ -51,18 +51,28 @@ def write(path: Path, pcm: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:
     return path
 
 
-def analyze_path(path: Path, chunk_s: float = 10.0, preroll_s: float = 1.5) -> dict[str, float]:
+def analyze_path(
+    path: Path, chunk_s: float = DEFAULT_CHUNK_S, preroll_s: float = PREROLL_S
+) -> dict[str, float]:
     """The 25 values of a file through the real chunked path (no sockets), plus ``duration_s``."""
-    import os
+    row = analyze_file(str(path), chunk_s=chunk_s, preroll_s=preroll_s)
+    assert row["status"] == "done", row["error"]
+    return {n: row[n] for n in (*FEATURES, "duration_s")}
 
-    st = os.stat(path)
-    ref = TrackRef("test", 0, 0, str(path), st.st_size, st.st_mtime_ns)
-    bodies, sr, ch = [], 0, 0
-    for header, pcm in iter_chunks(str(path), ref, chunk_s=chunk_s, preroll_s=preroll_s):
-        bodies.append(analyze_chunk(header, pcm))
-        sr, ch = header.sample_rate, header.channels
-    fp = fingerprint(bodies, sr, ch)
-    return {**fp.values, "duration_s": fp.duration_s}
+
+def chunks_of(
+    path: Path,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    preroll_s: float = PREROLL_S,
+    *,
+    ingest: str = "test",
+    track: int = 1,
+    ref_path: str | None = None,
+) -> list[tuple[ChunkHeader, np.ndarray]]:
+    """Every ``(header, pcm)`` ingest would send for ``path``; the ref names ``ref_path`` if given."""
+    size, mtime_ns = file_identity(str(path))
+    ref = TrackRef(ingest, track, 0, str(path) if ref_path is None else ref_path, size, mtime_ns)
+    return list(iter_chunks(str(path), ref, chunk_s=chunk_s, preroll_s=preroll_s))
 
 
 def analyze_array(tmp_path: Path, pcm: np.ndarray, sr: int, name: str = "x.wav", **kw) -> dict[str, float]:

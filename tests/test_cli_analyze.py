@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
+from contextlib import closing
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from fpstream.analyze_file import ROW_COLUMNS, analyze_file
+from fpstream.analyze_file import analyze_file
 from fpstream.cli import main
 from fpstream.fields import FEATURES, FINGERPRINT_VERSION
 from sink.db import COLUMNS
-from tests.cli_support import run_cli
+from tests.cli_support import create_db, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,15 @@ def rows_of(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_one_json_line_per_file_with_the_stored_columns(audio, capsys) -> None:
+def test_one_json_line_per_file_with_the_stored_columns(audio, tmp_path, capsys) -> None:
+    with closing(sqlite3.connect(create_db(tmp_path / "schema.db"))) as conn:
+        table = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]  # the sink's real schema
     files = [str(audio / "stereo.flac"), str(audio / "mono.wav")]
     assert main(["analyze", *files]) == 0
     rows = rows_of(capsys.readouterr().out)
     assert [r["path"] for r in rows] == files
     for row, (sr, ch, seconds) in zip(rows, [(44_100, 2, 4.5), (48_000, 1, 3.0)], strict=True):
-        assert list(row) == list(COLUMNS) == list(ROW_COLUMNS)  # the sink's columns, in its order
+        assert list(row) == list(COLUMNS) == table  # the sink's columns, in its table's order
         assert row["status"] == "done" and row["error"] is None
         assert (row["sample_rate"], row["channels"]) == (sr, ch)
         assert row["duration_s"] == pytest.approx(seconds)

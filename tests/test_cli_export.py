@@ -13,6 +13,7 @@ from fpstream.cli import main
 from fpstream.fields import FEATURES
 from sink.db import COLUMNS
 from tests.cli_support import create_db, failed_row, random_library, run_cli
+from tests.stack_harness import read_rows
 
 
 @pytest.fixture
@@ -24,12 +25,8 @@ def db(tmp_path):
 
 
 def stored(db) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM tracks ORDER BY path")]
-    finally:
-        conn.close()
+    """The stored rows, ordered by path."""
+    return list(read_rows(db).values())
 
 
 def test_csv_has_a_header_with_all_columns_and_one_line_per_row(db, capsys) -> None:

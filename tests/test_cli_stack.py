@@ -12,17 +12,15 @@ import io
 import json
 import math
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fpstream.fields import FEATURES
-from ingest.progress import PROGRESS_RE
 from sink.db import COLUMNS
 from tests.cli_support import run_cli
-from tests.stack_harness import Stack, write_audio
+from tests.stack_harness import Stack, last_progress, write_audio
 
 TRACKS = 22  # show needs >= 20 analysed tracks for percentiles
 
@@ -39,14 +37,6 @@ class Library:
         assert r.returncode == 0, f"fpstream {' '.join(args)} -> {r.returncode}\n{r.stderr}"
         assert "Traceback" not in r.stderr
         return r.stdout
-
-    def db_rows(self) -> list[dict]:
-        conn = sqlite3.connect(self.stack.db)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute("SELECT * FROM tracks ORDER BY path")]
-        finally:
-            conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +70,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
 
 
 def test_feed_committed_every_path_and_its_progress_adds_up(library: Library) -> None:
-    lines = [m.groupdict() for m in map(PROGRESS_RE.search, library.feed_stderr.splitlines()) if m]
-    assert lines, library.feed_stderr
-    last = {
-        k: int(v) for k, v in lines[-1].items() if k in ("finished", "total", "done", "failed", "skipped")
-    }
+    progress = last_progress(library.feed_stderr)
+    last = {k: int(v) for k, v in progress.items() if k in ("finished", "total", "done", "failed", "skipped")}
     assert last == {
         "finished": TRACKS + 2,
         "total": TRACKS + 2,
@@ -92,9 +79,9 @@ def test_feed_committed_every_path_and_its_progress_adds_up(library: Library) ->
         "failed": 1,
         "skipped": 0,
     }
-    rows = library.db_rows()
+    rows = library.stack.rows()
     assert len(rows) == TRACKS + 2
-    assert sum(r["status"] == "done" for r in rows) == TRACKS + 1
+    assert sum(r["status"] == "done" for r in rows.values()) == TRACKS + 1
 
 
 def test_similar_finds_the_copy_at_distance_zero_first(library: Library) -> None:
@@ -128,15 +115,15 @@ def test_csv_has_every_name_and_one_line_per_db_row(library: Library) -> None:
     out = library.cli("export", "--format", "csv")
     records = list(csv.reader(io.StringIO(out, newline="")))
     assert records[0] == list(COLUMNS) and set(FEATURES) <= set(records[0])
-    rows = library.db_rows()
+    rows = library.stack.rows()  # ordered by path
     assert len(records) - 1 == len(rows)
-    assert [r[0] for r in records[1:]] == [row["path"] for row in rows]
+    assert [r[0] for r in records[1:]] == list(rows)
     jsonl = [json.loads(line) for line in library.cli("export", "--format", "jsonl").splitlines()]
-    assert jsonl == rows
+    assert jsonl == list(rows.values())
 
 
 def test_analyze_gives_the_stacks_numbers_for_the_same_file(library: Library) -> None:
-    stored = {r["path"]: r for r in library.db_rows()}
+    stored = library.stack.rows()
     files = [library.music / "03 track.wav", library.music / "04 track.flac", library.music / "missing.flac"]
     r = run_cli("analyze", *map(str, files), env=library.env)
     assert r.returncode == 1  # one of them is missing

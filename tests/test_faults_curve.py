@@ -14,11 +14,10 @@ import zmq
 
 from broker.status import query_status
 from fpstream import protocol
-from fpstream.config import CHANNELS, Endpoints
-from fpstream.protocol import TrackRef
+from fpstream.config import CHANNELS
 from fpstream.sockets import Sockets
-from ingest.decode import iter_chunks
 from tests.stack_harness import ROOT, Stack, write_audio
+from tests.synth import chunks_of
 
 
 def free_base_port() -> int:
@@ -90,7 +89,7 @@ def test_curve_stack_works_for_allowed_keys_and_refuses_others(
     with Stack(tmp_path, env={"FPSTREAM_BROKER": base, "FPSTREAM_CURVE_DIR": str(keys)}) as stack:
         stack.start(analyzers=1)
         assert "curve on" in stack.broker.log()
-        endpoints = Endpoints(base)
+        endpoints = stack.endpoints
 
         # allowed keys: the whole stack runs over Curve
         monkeypatch.setenv("FPSTREAM_CURVE_DIR", str(keys))
@@ -108,8 +107,7 @@ def test_curve_stack_works_for_allowed_keys_and_refuses_others(
         try:
             sockets = Sockets.from_env(ctx)
             push = sockets.connect(zmq.PUSH, "chunks_in")
-            ref = TrackRef("intruder", 1, 0, "/forged.flac", 1, 1)
-            header, pcm = next(iter_chunks(str(song), ref))
+            header, pcm = chunks_of(song, ingest="intruder", ref_path="/forged.flac")[0]
             push.send_multipart(protocol.encode_chunk(header, pcm), copy=False)
             time.sleep(1.0)
             sockets.close()

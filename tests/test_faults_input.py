@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,6 @@ import pytest
 
 from fpstream.fields import FEATURES, SILENCE_VALUES
 from tests.stack_harness import Stack, write_audio
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with Stack(tmp_path_factory.mktemp("input")) as s:
-        yield s.start(analyzers=2)
 
 
 def assert_done(row: dict, duration_s: float) -> None:

@@ -8,7 +8,6 @@ broker that forwards garbage.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,23 +21,10 @@ import zmq
 from analyzer.chunk import analyze_chunk
 from broker.status import query_status
 from fpstream import protocol
-from fpstream.config import Endpoints
 from fpstream.protocol import ChunkHeader, Failed, Partial, TrackRef
-from ingest.decode import iter_chunks
 from tests.stack_harness import Stack, write_audio
-
-
-def chunks_of(path: Path, ingest: str = "cafe", track: int = 1) -> list[tuple[ChunkHeader, np.ndarray]]:
-    st = os.stat(path)
-    ref = TrackRef(ingest, track, 0, str(path), st.st_size, st.st_mtime_ns)
-    return list(iter_chunks(str(path), ref, chunk_s=1.0))
-
-
-def repack(message: list[Any], /, **change: Any) -> bytes:
-    """The message's header frame with some fields changed."""
-    msg = msgpack.unpackb(bytes(message[0]))
-    msg.update(change)
-    return msgpack.packb(msg)
+from tests.synth import chunks_of
+from tests.test_protocol import repack
 
 
 def bad_chunks(good: list[Any]) -> list[list[bytes]]:
@@ -83,12 +69,12 @@ def ctx() -> Iterator[zmq.Context]:
 
 def test_broker_drops_malformed_messages_and_keeps_working(tmp_path: Path, ctx: zmq.Context) -> None:
     good_file = write_audio(tmp_path / "good.flac", 2.0)
-    header, pcm = chunks_of(good_file)[0]
+    header, pcm = chunks_of(good_file, chunk_s=1.0, ingest="cafe")[0]
     good_chunk = protocol.encode_chunk(header, pcm)
     partial = protocol.encode_partial(Partial(header.ref, 0, False, 44_100, 2, {"x": 1}))
     with Stack(tmp_path, env={"FPSTREAM_MAX_MESSAGE_MB": "1"}) as stack:
         stack.start(analyzers=1)
-        endpoints = Endpoints(stack.env["FPSTREAM_BROKER"])
+        endpoints = stack.endpoints
         chunks, results = ctx.socket(zmq.PUSH), ctx.socket(zmq.PUSH)
         acks, listener = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
         chunks.connect(endpoints["chunks_in"])
@@ -127,9 +113,9 @@ def test_broker_drops_malformed_messages_and_keeps_working(tmp_path: Path, ctx: 
 
 def test_analyzer_drops_malformed_chunks_and_reports_failing_ones(tmp_path: Path, ctx: zmq.Context) -> None:
     good_file = write_audio(tmp_path / "good.flac", 2.0)
-    (h0, pcm0), (h1, pcm1) = chunks_of(good_file)[:2]
+    (h0, pcm0), (h1, pcm1) = chunks_of(good_file, chunk_s=1.0, ingest="cafe")[:2]
     with Stack(tmp_path) as stack:
-        endpoints = Endpoints(stack.env["FPSTREAM_BROKER"])
+        endpoints = stack.endpoints
         endpoints.ensure_private_dir()
         to_analyzer, from_analyzer = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
         to_analyzer.bind(endpoints["chunks_out"])  # the test plays the broker
@@ -156,7 +142,7 @@ def test_analyzer_drops_malformed_chunks_and_reports_failing_ones(tmp_path: Path
 
 def test_sink_drops_malformed_results_and_writes_only_real_rows(tmp_path: Path, ctx: zmq.Context) -> None:
     good_file = write_audio(tmp_path / "good.flac", 2.5)
-    chunks = chunks_of(good_file)
+    chunks = chunks_of(good_file, chunk_s=1.0, ingest="cafe")
     partials = [
         protocol.encode_partial(
             Partial(h.ref, h.index, h.last, h.sample_rate, h.channels, analyze_chunk(h, pcm))
@@ -168,7 +154,7 @@ def test_sink_drops_malformed_results_and_writes_only_real_rows(tmp_path: Path, 
     odd = TrackRef("cafe", 4, 0, str(tmp_path / "odd body.flac"), 10, 10)
     odd_partial = protocol.encode_partial(Partial(odd, 0, True, 44_100, 2, {"nonsense": 1}))
     with Stack(tmp_path) as stack:
-        endpoints = Endpoints(stack.env["FPSTREAM_BROKER"])
+        endpoints = stack.endpoints
         endpoints.ensure_private_dir()
         to_sink, acks = ctx.socket(zmq.PUSH), ctx.socket(zmq.SUB)
         to_sink.bind(endpoints["results_out"])  # the test plays the broker

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -21,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from fpstream.fields import FEATURES
-from ingest.progress import PROGRESS_RE
-from tests.stack_harness import ROOT, write_audio
+from tests.stack_harness import ROOT, last_progress, read_rows, write_audio
 
 MAKE_RUN = [
     "make",
@@ -45,15 +43,6 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     shutil.rmtree(ipc, ignore_errors=True)
 
 
-def rows(db: Path) -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["path"]: dict(r) for r in conn.execute("SELECT * FROM tracks")}
-    finally:
-        conn.close()
-
-
 def test_make_run_six_paths_five_done_one_failed(tmp_path: Path, env: dict[str, str]) -> None:
     good = [
         write_audio(tmp_path / "a.flac", 3.0, 44_100, 2, seed=1),
@@ -67,15 +56,15 @@ def test_make_run_six_paths_five_done_one_failed(tmp_path: Path, env: dict[str, 
         MAKE_RUN, input="\n".join(paths) + "\n", env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    db = rows(Path(env["FPSTREAM_DB"]))
+    db = read_rows(Path(env["FPSTREAM_DB"]))
     assert sorted(db) == sorted(paths)
     for p in good:
         assert db[str(p)]["status"] == "done"
         assert all(math.isfinite(db[str(p)][n]) for n in FEATURES)
     assert (db[paths[-1]]["status"], db[paths[-1]]["error"]) == ("failed", "file not found")
     # honcho merges stderr into its stdout, prefixed; progress is plain lines there
-    progress = [m.groupdict() for m in map(PROGRESS_RE.search, out.stdout.splitlines()) if m]
-    assert progress and (progress[-1]["done"], progress[-1]["failed"]) == ("5", "1"), out.stdout
+    progress = last_progress(out.stdout)
+    assert (progress["done"], progress["failed"]) == ("5", "1"), out.stdout
 
 
 def test_make_run_interrupted_then_rerun_finishes_the_job(tmp_path: Path, env: dict[str, str]) -> None:
@@ -98,7 +87,7 @@ def test_make_run_interrupted_then_rerun_finishes_the_job(tmp_path: Path, env: d
         make.stdin.write(listing)
         make.stdin.close()
         deadline = time.monotonic() + 120
-        while not (db.exists() and len(rows_or_empty(db)) >= 2):
+        while len(read_rows(db)) < 2:
             assert make.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         t0 = time.monotonic()
@@ -110,23 +99,16 @@ def test_make_run_interrupted_then_rerun_finishes_the_job(tmp_path: Path, env: d
     assert len(pids) == 5
     time.sleep(0.2)
     assert not [p for p in pids if alive(p)], log.read_text()
-    before = {p: r["analyzed_at"] for p, r in rows(db).items() if r["status"] == "done"}
+    before = {p: r["analyzed_at"] for p, r in read_rows(db).items() if r["status"] == "done"}
     if len(before) == len(files):
         pytest.fail("the run finished before the interrupt; make the library longer")
 
     again = subprocess.run(MAKE_RUN, input=listing, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout
-    after = rows(db)
+    after = read_rows(db)
     assert sorted(after) == sorted(map(str, files))
     assert all(r["status"] == "done" for r in after.values())
     assert {p: after[p]["analyzed_at"] for p in before} == before
-
-
-def rows_or_empty(db: Path) -> dict[str, dict]:
-    try:
-        return rows(db)
-    except sqlite3.OperationalError:
-        return {}
 
 
 def alive(pid: int) -> bool:

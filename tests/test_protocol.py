@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -78,11 +79,14 @@ def test_partial_failed_and_ack_round_trip(pair: tuple[zmq.Socket, zmq.Socket]) 
     assert protocol.decode_ack(frames) == ack
 
 
-def _header(**change: object) -> bytes:
-    header, _ = chunk()
-    msg = {"v": protocol.VERSION, "kind": "chunk", **msgpack.unpackb(protocol.encode_chunk(*chunk())[0])}
+def repack(message: list[Any], /, **change: Any) -> bytes:
+    """The message's header frame with some fields changed (also used by test_faults_messages)."""
+    msg = msgpack.unpackb(bytes(message[0]))
     msg.update(change)
     return msgpack.packb(msg)
+
+
+CHUNK = protocol.encode_chunk(*chunk())
 
 
 @pytest.mark.parametrize(
@@ -90,17 +94,17 @@ def _header(**change: object) -> bytes:
     [
         ([b"\xc1garbage"], "not valid msgpack"),
         ([msgpack.packb([1, 2, 3])], "not a map"),
-        ([_header()[:-7]], "not valid msgpack"),  # truncated header
-        ([_header(v=99), b""], "unsupported protocol version"),
-        ([_header(kind="nonsense"), b""], "unknown message kind"),
-        ([_header(index="3"), b"\0" * 4], " has type str"),
-        ([_header(last=1), b"\0" * 4], "has type int"),
-        ([_header(frames=1 << 30, preroll=0, channels=1), b"\0" * 16], "declares"),  # claims 4 GB
-        ([_header(), b"\0" * 12], "PCM frame has 12 bytes"),  # disagrees with the header
-        ([_header()], "expected 2"),
-        ([_header(channels=0), b""], "channels 0 out of range"),
-        ([_header(dtype="<f8"), b""], "unsupported dtype"),
-        ([_header(preroll=40_000), b""], "preroll reaches before"),
+        ([repack(CHUNK)[:-7]], "not valid msgpack"),  # truncated header
+        ([repack(CHUNK, v=99), b""], "unsupported protocol version"),
+        ([repack(CHUNK, kind="nonsense"), b""], "unknown message kind"),
+        ([repack(CHUNK, index="3"), b"\0" * 4], " has type str"),
+        ([repack(CHUNK, last=1), b"\0" * 4], "has type int"),
+        ([repack(CHUNK, frames=1 << 30, preroll=0, channels=1), b"\0" * 16], "declares"),  # claims 4 GB
+        ([repack(CHUNK), b"\0" * 12], "PCM frame has 12 bytes"),  # disagrees with the header
+        ([repack(CHUNK)], "expected 2"),
+        ([repack(CHUNK, channels=0), b""], "channels 0 out of range"),
+        ([repack(CHUNK, dtype="<f8"), b""], "unsupported dtype"),
+        ([repack(CHUNK, preroll=40_000), b""], "preroll reaches before"),
         ([msgpack.packb({"v": 1, "kind": "chunk", "ref": "x"}), b""], "field"),
     ],
 )

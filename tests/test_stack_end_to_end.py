@@ -1,6 +1,7 @@
 """The whole stack as real processes: broker, sink, two analyzers and ingest, on generated audio.
 
-One stack serves the module (starting analyzers costs seconds); each test uses its own files.
+One stack serves the module (conftest's ``stack``: starting analyzers costs seconds);
+each test uses its own files.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -16,21 +16,8 @@ import pytest
 import soundfile as sf
 
 from fpstream.fields import FEATURES, FINGERPRINT_VERSION
-from ingest.progress import PROGRESS_RE
-from tests.stack_harness import Stack, write_audio
+from tests.stack_harness import Stack, last_progress, write_audio
 from tests.synth import analyze_path
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with Stack(tmp_path_factory.mktemp("e2e")) as s:
-        yield s.start(analyzers=2)
-
-
-def last_progress(stderr: str) -> dict[str, str]:
-    lines = [m.groupdict() for m in map(PROGRESS_RE.search, stderr.splitlines()) if m]
-    assert lines, stderr
-    return lines[-1]
 
 
 def test_files_of_every_kind_become_rows(stack: Stack, tmp_path: Path) -> None:
