@@ -21,8 +21,8 @@ import zmq
 from threadpoolctl import threadpool_limits
 
 from analyzer.chunk import partial_for, warm_up
-from fpstream import logs, protocol
-from fpstream.sockets import PREFETCH, RESULT_HWM, Sockets
+from base import logs, protocol
+from base.sockets import PREFETCH, RESULT_HWM, Sockets
 
 log = logging.getLogger("analyzer")
 

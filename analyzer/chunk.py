@@ -1,6 +1,6 @@
 """One chunk of PCM -> one partial: the sums and short series the merge needs.
 
-The partial's layout (all arrays via :func:`fpstream.protocol.pack_array`):
+The partial's layout (all arrays via :func:`base.protocol.pack_array`):
 
 native rate, owned samples ``[start, start + frames)``:
   ``sb0`` and the 100 ms sub-block series of :mod:`analyzer.dynamics`;
@@ -25,7 +25,7 @@ from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
 from analyzer.stages import stage
 from analyzer.stft import frame_view, magnitude
-from fpstream.protocol import ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
+from base.protocol import ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
 
 
 def mid_signal(pcm: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ import numpy as np
 from analyzer import dynamics, frequency, pitch, stereo, temporal, variation
 from analyzer.grid import subblock_len
 from analyzer.stages import stage
-from fpstream.fields import FEATURES, SILENCE_VALUES
-from fpstream.protocol import unpack_array
+from base.fields import FEATURES, SILENCE_VALUES
+from base.protocol import unpack_array
 
 FRAME_SERIES = ("onset", "silent", "f0")
 FRAME_SUMS = ("centroid", "rolloff", "flatness", "chroma", "chroma_n", "e_h", "e_p")

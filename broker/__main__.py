@@ -28,10 +28,10 @@ from typing import Any
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from base import logs, protocol
+from base.config import Endpoints
+from base.sockets import PREFETCH, RESULT_HWM, Sockets, generate_keys
 from broker.status import Counters, query_status
-from fpstream import logs, protocol
-from fpstream.config import Endpoints
-from fpstream.sockets import PREFETCH, RESULT_HWM, Sockets, generate_keys
 
 log = logging.getLogger("broker")
 

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import zmq
 
-from fpstream import protocol
-from fpstream.config import CHANNELS, Endpoints
-from fpstream.sockets import CurveKeys, Limits, Sockets
+from base import protocol
+from base.config import CHANNELS, Endpoints
+from base.sockets import CurveKeys, Limits, Sockets
 
 FORWARDING_CHANNELS = ("chunks_in", "results_in", "acks_in")
 

@@ -7,7 +7,7 @@ order, with the same code:
    (streaming decode into chunks with pre-roll),
 2. ``analyzer.chunk.partial_for`` on every chunk (the analyzer's partial,
    or the track failed at that chunk),
-3. a msgpack round trip of each partial through ``fpstream.protocol``
+3. a msgpack round trip of each partial through ``base.protocol``
    (what travels from analyzer to sink), so the merge sees the very bytes the
    sink would see,
 4. ``sink.assembler.fingerprint_row`` on the partials in chunk order,
@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from analyzer.chunk import partial_for
 from analyzer.stages import stage
-from fpstream.protocol import (
+from base.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
     Failed,

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from base.config import database_path
+from base.fields import TRACK_COLUMNS
 from fpstream import __version__
-from fpstream.config import database_path
-from fpstream.fields import TRACK_COLUMNS
 
 PROG = "fpstream"
 
@@ -366,7 +366,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from fpstream.fields import FINGERPRINT_VERSION
+    from base.fields import FINGERPRINT_VERSION
     from fpstream.library import connect, get_row, load_features
     from fpstream.show import render
 
@@ -380,7 +380,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from fpstream.fields import FINGERPRINT_VERSION
+    from base.fields import FINGERPRINT_VERSION
     from fpstream.library import LibraryError, connect, get_row, load_features, not_current_version
     from fpstream.similarity import nearest, robust_scale, weight_vector
 
@@ -414,10 +414,10 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from base.config import Endpoints
+    from base.protocol import ProtocolError
     from broker.status import query_status
-    from fpstream.config import Endpoints
     from fpstream.library import LibraryError, connect, status_counts
-    from fpstream.protocol import ProtocolError
     from fpstream.status import render_status
 
     endpoints = Endpoints.from_env()

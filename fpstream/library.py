@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from base.fields import FEATURES, FINGERPRINT_VERSION
 from ingest.paths import stored_path
 
 TABLE = "tracks"

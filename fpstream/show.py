@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from fpstream.fields import BANDS, FEATURES, FINGERPRINT_VERSION
+from base.fields import BANDS, FEATURES, FINGERPRINT_VERSION
 from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
 #: The seven families of FINGERPRINT.md, in table order: (title, feature names).

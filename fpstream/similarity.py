@@ -92,7 +92,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fpstream.fields import BANDS, FEATURES
+from base.fields import BANDS, FEATURES
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     **{name: 0.25 for name in BANDS},
@@ -305,7 +305,7 @@ def bench(rows: int = 100_000, queries: int = 200, k: int = 10) -> dict[str, flo
     import time
     from pathlib import Path
 
-    from fpstream.fields import FINGERPRINT_VERSION
+    from base.fields import FINGERPRINT_VERSION
     from fpstream.library import connect, load_features
     from sink.db import create_schema
 

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import zmq
 
-from fpstream import logs, protocol
-from fpstream.config import database_path, env_float, env_int
-from fpstream.protocol import ChunkHeader
-from fpstream.sockets import RESULT_HWM, Sockets, chunk_seconds
+from base import logs, protocol
+from base.config import database_path, env_float, env_int
+from base.protocol import ChunkHeader
+from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.decode import DecodeError, file_identity, iter_chunks
 from ingest.paths import PathReader, SeenPaths, row_path
 from ingest.progress import Progress

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from fpstream.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
+from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
 
 class DecodeError(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from fpstream.fields import FINGERPRINT_VERSION
+from base.fields import FINGERPRINT_VERSION
 from fpstream.library import has_tracks, open_readonly
 
 

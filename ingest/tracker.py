@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from fpstream.protocol import TrackRef
+from base.protocol import TrackRef
 
 
 @dataclass

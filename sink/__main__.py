@@ -24,9 +24,9 @@ import aiosqlite
 import zmq
 import zmq.asyncio
 
-from fpstream import logs, protocol
-from fpstream.config import database_path, env_float, env_int
-from fpstream.sockets import RESULT_HWM, Sockets
+from base import logs, protocol
+from base.config import database_path, env_float, env_int
+from base.sockets import RESULT_HWM, Sockets
 from sink import db as store
 from sink.assembler import Assembler, Complete, Decision, Reack, fingerprint_row
 

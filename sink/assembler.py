@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.fingerprint import fingerprint
-from fpstream.protocol import Ack, Failed, Partial, ProtocolError, TrackRef
+from base.protocol import Ack, Failed, Partial, ProtocolError, TrackRef
 from sink import db as store
 
 Key = tuple[str, int]

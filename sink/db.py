@@ -17,8 +17,8 @@ from typing import Any
 
 import aiosqlite
 
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
-from fpstream.protocol import TrackRef
+from base.fields import FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES
 

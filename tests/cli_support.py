@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from base.fields import FEATURES, FINGERPRINT_VERSION
 from sink.db import COLUMNS, create_schema
 
 ROOT = Path(__file__).resolve().parent.parent

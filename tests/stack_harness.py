@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from base.config import Endpoints
+from base.sockets import CurveKeys
 from broker.status import query_status
-from fpstream.config import Endpoints
-from fpstream.sockets import CurveKeys
 from ingest.progress import PROGRESS_RE
 
 ROOT = Path(__file__).resolve().parent.parent

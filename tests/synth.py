@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from base.fields import FEATURES
+from base.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef
 from fpstream.analyze_file import analyze_file
-from fpstream.fields import FEATURES
-from fpstream.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef
 from ingest.decode import file_identity, iter_chunks
 
 

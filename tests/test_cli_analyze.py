@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.analyze_file import analyze_file
 from fpstream.cli import main
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION
 from sink.db import COLUMNS
 from tests.cli_support import create_db, run_cli
 

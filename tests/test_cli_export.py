@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
+from base.fields import FEATURES
 from fpstream.cli import main
-from fpstream.fields import FEATURES
 from sink.db import COLUMNS
 from tests.cli_support import create_db, failed_row, random_library, run_cli
 from tests.stack_harness import read_rows

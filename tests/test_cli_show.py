@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
+from base.fields import FEATURES
 from fpstream.cli import main
-from fpstream.fields import FEATURES
 from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 from fpstream.show import FAMILIES, UNITS
 from tests.cli_support import as_matrix, create_db, done_row, failed_row, random_library

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from base.fields import FEATURES
 from fpstream.cli import main
-from fpstream.fields import FEATURES
 from fpstream.similarity import (
     DEFAULT_WEIGHTS,
     PRESETS,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fpstream.fields import FEATURES
+from base.fields import FEATURES
 from sink.db import COLUMNS
 from tests.cli_support import run_cli
 from tests.stack_harness import Stack, last_progress, write_audio

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import zmq
 
+from base import protocol
+from base.config import CHANNELS
+from base.sockets import Sockets
 from broker.status import query_status
-from fpstream import protocol
-from fpstream.config import CHANNELS
-from fpstream.sockets import Sockets
 from tests.stack_harness import ROOT, Stack, write_audio
 from tests.synth import chunks_of
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpstream.fields import FEATURES, SILENCE_VALUES
+from base.fields import FEATURES, SILENCE_VALUES
 from tests.stack_harness import Stack, write_audio
 
 

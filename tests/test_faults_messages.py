@@ -19,9 +19,9 @@ import pytest
 import zmq
 
 from analyzer.chunk import analyze_chunk
+from base import protocol
+from base.protocol import ChunkHeader, Failed, Partial, TrackRef
 from broker.status import query_status
-from fpstream import protocol
-from fpstream.protocol import ChunkHeader, Failed, Partial, TrackRef
 from tests.stack_harness import Stack, write_audio
 from tests.synth import chunks_of
 from tests.test_protocol import repack

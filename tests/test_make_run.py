@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fpstream.fields import FEATURES
+from base.fields import FEATURES
 from tests.stack_harness import ROOT, last_progress, read_rows, write_audio
 
 MAKE_RUN = [

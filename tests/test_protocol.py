@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import zmq
 
-from fpstream import protocol
-from fpstream.protocol import Ack, ChunkHeader, Failed, Partial, ProtocolError, TrackRef
+from base import protocol
+from base.protocol import Ack, ChunkHeader, Failed, Partial, ProtocolError, TrackRef
 
 REF = TrackRef(ingest="abcd", track=7, attempt=1, path="/music/ä b'c\".flac", size=1234, mtime_ns=5678)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from fpstream.fields import FEATURES, FINGERPRINT_VERSION
+from base.fields import FEATURES, FINGERPRINT_VERSION
 from tests.stack_harness import Stack, last_progress, write_audio
 from tests.synth import analyze_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fpstream.fields import FEATURES
+from base.fields import FEATURES
 from tests.synth import analyze_path, drums, sine, stereo, write
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fpstream.fields import FEATURES, SILENCE_VALUES
+from base.fields import FEATURES, SILENCE_VALUES
 from tests.synth import analyze_array, sine
 
 

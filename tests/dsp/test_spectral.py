@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analyzer.dynamics import SILENCE_MS
-from fpstream.fields import FEATURES
+from base.fields import FEATURES
 from tests.synth import analyze_array, drums, sine, stereo
 
 SR = 22_050

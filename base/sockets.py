@@ -31,8 +31,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from fpstream.config import Endpoints, env_float, env_int
-from fpstream.protocol import DEFAULT_CHUNK_S, MAX_MESSAGE_BYTES, PCM_DTYPE, PREROLL_S
+from base.config import Endpoints, env_float, env_int
+from base.protocol import DEFAULT_CHUNK_S, MAX_MESSAGE_BYTES, PCM_DTYPE, PREROLL_S
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from fpstream.sockets import peer_address
+from base.sockets import peer_address
 
 
 def setup(process: str) -> logging.Logger:
