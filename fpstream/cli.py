@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import json
 import os
 import sys
@@ -20,11 +21,15 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from base.config import database_path
 from base.fields import TRACK_COLUMNS
 from fpstream import __version__
+from fpstream.cli_args import UserError, database, db_option, formatter, positive_float, positive_int
 
 PROG = "fpstream"
+
+#: Modules that each add one subcommand with ``register(sub)``.
+COMMAND_MODULES: tuple[str, ...] = (
+)
 
 #: The stored columns besides the 25 values, as listed in help texts.
 _COLUMN_LIST = ", ".join(TRACK_COLUMNS)
@@ -33,40 +38,6 @@ ENV_HELP = """\
 environment:
   FPSTREAM_DB      the database file (default: fingerprints.db in the working directory)
   FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)"""
-
-
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=28)
-
-
-def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="FILE",
-        type=Path,
-        default=None,
-        help="the database to read (default: $FPSTREAM_DB, else fingerprints.db)",
-    )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return k
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
 
 
 def _weights(text: str) -> dict[str, float]:
@@ -81,7 +52,7 @@ def _weights(text: str) -> dict[str, float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        formatter_class=_formatter,
+        formatter_class=formatter,
         description=(
             "Whole-track acoustic fingerprints (25 numbers per file) for a music library,\n"
             "kept in SQLite for similarity search, playlists and mastering decisions.\n\n"
@@ -106,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     # ------------------------------------------------------------ analyze
     p = sub.add_parser(
         "analyze",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="fingerprint files in this process and print one JSON object per file",
         description=(
             "Fingerprint each FILE in this process (no stack, no database) and print one\n"
@@ -136,14 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything libsndfile reads)")
     p.add_argument(
         "--chunk-s",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="S",
         help="seconds of audio per chunk (default 10, as the stack; results do not depend on it)",
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=len(os.sched_getaffinity(0)),
         metavar="N",
         help="chunks analysed at once, one per thread (default: the cores this process may use, "
@@ -153,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     # ------------------------------------------------------------ export
     p = sub.add_parser(
         "export",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="write the whole library as JSON Lines or CSV",
         description=(
             textwrap.fill(
@@ -182,12 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="-",
         help="write to FILE (replaced only once the export is complete) instead of stdout",
     )
-    _db_option(p)
+    db_option(p)
 
     # ------------------------------------------------------------ show
     p = sub.add_parser(
         "show",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="print one track's 25 values by family, with units and percentiles",
         description=(
             "Print the stored fingerprint of PATH: the 25 values grouped in the seven families\n"
@@ -205,12 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("path", metavar="PATH", help="an audio file in the library")
-    _db_option(p)
+    db_option(p)
 
     # ------------------------------------------------------------ similar
     p = sub.add_parser(
         "similar",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="the tracks whose fingerprints are nearest to PATH's",
         description=(
             "List the K tracks of the library nearest to PATH, nearest first, PATH itself\n"
@@ -240,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", metavar="PATH", help="an analysed track of the library")
     p.add_argument(
-        "-k", type=_positive_int, default=10, metavar="K", help="how many tracks to list (default 10)"
+        "-k", type=positive_int, default=10, metavar="K", help="how many tracks to list (default 10)"
     )
     p.add_argument(
         "--weights",
@@ -250,12 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default, equal, or NAME=W overrides, comma-separated (default: default)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line: rank, distance, path")
-    _db_option(p)
+    db_option(p)
 
     # ------------------------------------------------------------ status
     p = sub.add_parser(
         "status",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="is a stack running: connected processes, message counts, tracks/s",
         description=(
             "Ask the running stack's broker what it sees: how long it has run, which processes\n"
@@ -282,18 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="S",
         help="how long to wait for the broker's answer (default 1)",
     )
     p.add_argument("--json", action="store_true", help="print the broker's counters and row counts as JSON")
-    _db_option(p)
+    db_option(p)
 
     # ------------------------------------------------------------ feed
     p = sub.add_parser(
         "feed",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="send paths from stdin into a running stack and wait until they are stored",
         description=(
             "Read audio file paths from stdin (one per line, or NUL-separated with -0) and feed\n"
@@ -317,18 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
     p.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
     p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
+
+    # Subcommands in modules of their own (see fpstream.cli_args): one line each.
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 # ---------------------------------------------------------------- commands
 
 
-class UserError(Exception):
-    """Something the user can fix; printed as one line, exit status 1."""
-
-
 def _db(args: argparse.Namespace) -> Path:
-    return args.db if args.db is not None else database_path()
+    return database(args)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -479,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        run = COMMANDS.get(args.command) or args.run
+        return run(args)
     except (UserError, LibraryError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,56 @@
+"""Argument conventions every ``fpstream`` subcommand shares.
+
+A subcommand lives in its own module with a ``register(sub)`` function that adds
+its parser and sets ``run`` (a function of the parsed namespace returning the exit
+status) with ``parser.set_defaults(run=...)``; ``fpstream.cli`` lists the modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from base.config import database_path
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit status 1."""
+
+
+def formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=28)
+
+
+def db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="the database to read (default: $FPSTREAM_DB, else fingerprints.db)",
+    )
+
+
+def positive_int(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return k
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def database(args: argparse.Namespace) -> Path:
+    """The database a command reads: ``--db``, else ``$FPSTREAM_DB``, else the default."""
+    return args.db if args.db is not None else database_path()
