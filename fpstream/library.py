@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
+from base.readonly_db import TABLE, has_tracks, open_readonly
 from ingest.paths import stored_path
-
-TABLE = "tracks"
 
 #: ``show`` prints percentiles only when the library has at least this many
 #: analysed tracks; below it a percentile says more about chance than the track.
@@ -43,22 +42,6 @@ MIN_ROWS_FOR_PERCENTILES = 20
 
 class LibraryError(Exception):
     """A problem with the database a user can fix; the message says how."""
-
-
-def open_readonly(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
-    """Open the SQLite file at ``path`` read-only (``mode=ro``: never creates it).
-
-    Opening does not read the file: a file that is not a database raises
-    :class:`sqlite3.DatabaseError` on the first query (e.g. :func:`has_tracks`).
-    ``timeout``: seconds to wait for a lock, as in :func:`sqlite3.connect`.
-    """
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-
-
-def has_tracks(conn: sqlite3.Connection) -> bool:
-    """Whether the database has the ``tracks`` table (the sink creates it on start)."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,))
-    return found.fetchone() is not None
 
 
 def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from base.fields import FINGERPRINT_VERSION
-from fpstream.library import has_tracks, open_readonly
+from base.readonly_db import has_tracks, open_readonly
 
 
 class PreviousRun:
