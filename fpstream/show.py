@@ -27,44 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from base.fields import BANDS, FEATURES, FINGERPRINT_VERSION
+from base.fields import FAMILIES as FIELD_FAMILIES
+from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
 from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
-#: The seven families of FINGERPRINT.md, in table order: (title, feature names).
-FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Frequency bands (share of total power)", BANDS),
-    ("Loudness and dynamics", FEATURES[7:10]),
-    ("Rhythm", FEATURES[10:14]),
-    ("Spectral shape", FEATURES[14:17]),
-    ("Harmony and pitch", FEATURES[17:20]),
-    ("Variation over time", FEATURES[20:23]),
-    ("Stereo image", FEATURES[23:25]),
+#: The seven families of FINGERPRINT.md, in table order: (title, feature names) (from base.fields.FIELDS).
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (family, tuple(f.name for f in FIELDS if f.family == family)) for family in FIELD_FAMILIES
 )
 assert tuple(n for _, names in FAMILIES for n in names) == FEATURES
 
-#: Unit printed after each value, and the number of decimals it deserves.
-UNITS: dict[str, tuple[str, int]] = {
-    **{name: ("fraction", 4) for name in BANDS},
-    "lufs": ("LUFS", 2),
-    "crest_db": ("dB", 2),
-    "bass_mid_ratio": ("dB", 2),
-    "tempo_bpm": ("BPM", 2),
-    "rhythm_stability": ("0-1", 3),
-    "transient_density": ("onsets/s", 2),
-    "silence_ratio": ("0-1", 3),
-    "spectral_centroid": ("Hz", 1),
-    "spectral_rolloff": ("Hz", 1),
-    "spectral_flatness": ("0-1", 4),
-    "harmonic_ratio": ("0-1", 3),
-    "pitch_stability": ("0-1", 3),
-    "chroma_energy": ("1/12-1", 3),
-    "dynamic_range_variation": ("dB", 2),
-    "loudness_variation_std": ("LU", 2),
-    "peak_consistency": ("0-1", 3),
-    "stereo_width": ("0-1", 3),
-    "phase_correlation": ("-1..1", 3),
-}
-assert tuple(UNITS) == FEATURES
+#: Unit printed after each value, and the number of decimals it deserves (from base.fields.FIELDS).
+UNITS: dict[str, tuple[str, int]] = {f.name: (f.unit, f.decimals) for f in FIELDS}
 
 
 def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:

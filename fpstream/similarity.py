@@ -92,29 +92,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from base.fields import BANDS, FEATURES
+from base.fields import BANDS, FEATURES, FIELDS
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    **{name: 0.25 for name in BANDS},
-    "lufs": 0.5,
-    "crest_db": 1.0,
-    "bass_mid_ratio": 0.5,
-    "tempo_bpm": 0.5,
-    "rhythm_stability": 1.0,
-    "transient_density": 1.0,
-    "silence_ratio": 0.25,
-    "spectral_centroid": 0.5,
-    "spectral_rolloff": 0.5,
-    "spectral_flatness": 1.0,
-    "harmonic_ratio": 1.0,
-    "pitch_stability": 0.5,
-    "chroma_energy": 1.0,
-    "dynamic_range_variation": 0.5,
-    "loudness_variation_std": 1.0,
-    "peak_consistency": 0.5,
-    "stereo_width": 0.5,
-    "phase_correlation": 0.5,
-}
+#: The default weight of each dimension (kept in the feature table, base.fields.FIELDS; why: above).
+DEFAULT_WEIGHTS: dict[str, float] = {f.name: f.weight for f in FIELDS}
 assert tuple(DEFAULT_WEIGHTS) == FEATURES
 
 #: Named weight sets accepted by ``--weights``.
