@@ -23,12 +23,23 @@ from pathlib import Path
 
 from base.fields import TRACK_COLUMNS
 from fpstream import __version__
-from fpstream.cli_args import UserError, database, db_option, formatter, positive_float, positive_int
+from fpstream.cli_args import (
+    UserError,
+    database,
+    db_option,
+    format_option,
+    formatter,
+    positive_float,
+    positive_int,
+)
 
 PROG = "fpstream"
 
 #: Modules that each add one subcommand with ``register(sub)``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "fpstream.cli_report",
+    "fpstream.cli_playlist",
+    "fpstream.cli_duplicates",
 )
 
 #: The stored columns besides the 25 values, as listed in help texts.
@@ -134,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
             + "\n\n"
             "  jsonl  one JSON object per line; NULL is null\n"
+            "  json   one JSON array of those objects\n"
             "  csv    a header line with the column names, then one line per row; NULL is empty\n\n"
             "Floats keep full precision. Failed rows are included (filter on status)."
         ),
@@ -145,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"{ENV_HELP}"
         ),
     )
-    p.add_argument("--format", required=True, choices=("jsonl", "csv"), help="output format")
+    p.add_argument("--format", required=True, choices=("jsonl", "json", "csv"), help="output format")
     p.add_argument(
         "-o",
         "--output",
@@ -166,16 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
             "analysed tracks, its percentile within the library (p90: 90 % of the tracks have\n"
             "a lower value). A failed track shows its error instead.\n\n"
             "PATH is looked up as the stack stores it: made absolute (os.path.abspath) from\n"
-            "the current directory, symlinks not resolved."
+            "the current directory, symlinks not resolved.\n\n"
+            "--format json|jsonl|csv: one record with every stored column and, when shown,\n"
+            "NAME_percentile for each of the 25 values."
         ),
         epilog=(
             "examples:\n"
             "  fpstream show ~/Music/Artist/Album/01.flac\n"
-            "  fpstream show --db ~/music.db song.flac\n\n"
+            "  fpstream show --db ~/music.db song.flac\n"
+            "  fpstream show song.flac --format json | jq '.[0].lufs_percentile'\n\n"
             f"{ENV_HELP}"
         ),
     )
     p.add_argument("path", metavar="PATH", help="an audio file in the library")
+    format_option(p)
     db_option(p)
 
     # ------------------------------------------------------------ similar
@@ -205,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream similar ~/Music/a.flac\n"
             "  fpstream similar ~/Music/a.flac -k 50 --weights tempo_bpm=0      ignore tempo\n"
             "  fpstream similar ~/Music/a.flac --weights equal,lufs=0,crest_db=0\n"
-            "  fpstream similar ~/Music/a.flac --json | jq -r .path             for playlists\n\n"
+            "  fpstream similar ~/Music/a.flac --format jsonl | jq -r .path     for scripts\n\n"
             f"{ENV_HELP}"
         ),
     )
@@ -220,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="default, equal, or NAME=W overrides, comma-separated (default: default)",
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per line: rank, distance, path")
+    format_option(p)
+    p.add_argument("--json", action="store_true", help="same as --format jsonl (one object a line)")
     db_option(p)
 
     # ------------------------------------------------------------ status
@@ -346,7 +363,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         # Percentiles only for a current fingerprint: `render` does not use the library otherwise.
         current = row["status"] == "done" and row["fingerprint_version"] == FINGERPRINT_VERSION
         library = load_features(conn).matrix if current else None
-    sys.stdout.write(render(row, library))
+    if args.format == "table":
+        sys.stdout.write(render(row, library))
+        return 0
+    from fpstream.output import write_records
+    from fpstream.show import percentile_columns
+
+    record = {**row, **percentile_columns(row, library)}
+    write_records([record], list(record), args.format, sys.stdout)
     return 0
 
 
@@ -375,12 +399,19 @@ def cmd_similar(args: argparse.Namespace) -> int:
     idx, dist = nearest(scaled, scaled[query], weight_vector(args.weights), args.k, exclude=query)
     if idx.size == 0:
         print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
+    from fpstream.output import write_records
+
+    records = [
+        {"rank": rank, "distance": d, "path": features.paths[i]}
+        for rank, (i, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1)
+    ]
     width = len(str(idx.size))
-    for rank, (i, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1):
-        if args.json:
-            print(json.dumps({"rank": rank, "distance": d, "path": features.paths[i]}, ensure_ascii=False))
-        else:
-            print(f"{rank:>{width}}  {d:8.4f}  {features.paths[i]}")
+
+    def table(listed: list[dict]) -> str:  # the layout `similar` always had: rank, distance, path
+        return "".join(f"{r['rank']:>{width}}  {r['distance']:8.4f}  {r['path']}\n" for r in listed)
+
+    fmt = "jsonl" if args.json else args.format
+    write_records(records, ("rank", "distance", "path"), fmt, sys.stdout, table=table)
     return 0
 
 

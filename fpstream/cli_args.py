@@ -54,3 +54,26 @@ def positive_float(text: str) -> float:
 def database(args: argparse.Namespace) -> Path:
     """The database a command reads: ``--db``, else ``$FPSTREAM_DB``, else the default."""
     return args.db if args.db is not None else database_path()
+
+
+def format_option(parser: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
+    """``--format table|json|jsonl|csv`` (``fpstream.output``), plus command-specific ``extra`` formats."""
+    from fpstream.output import FORMATS
+
+    choices = (*FORMATS, *extra)
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default="table",
+        help=f"output: {', '.join(choices)} (default: table; json is one array, jsonl one object a line)",
+    )
+
+
+def weights(text: str) -> dict[str, float]:
+    """``--weights SPEC`` as ``fpstream similar`` takes it (``fpstream.similarity.parse_weights``)."""
+    from fpstream.similarity import WeightsError, parse_weights
+
+    try:
+        return parse_weights(text)
+    except WeightsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

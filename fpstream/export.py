@@ -1,4 +1,4 @@
-"""Write the whole ``tracks`` table as JSON Lines or CSV.
+"""Write the whole ``tracks`` table as JSON Lines, one JSON array, or CSV.
 
 Both formats carry every column **as stored**, in table order (``path``,
 ``status``, ``error``, ``size``, ``mtime_ns``, ``duration_s``, ``sample_rate``,
@@ -29,7 +29,7 @@ from typing import TextIO
 
 from fpstream.library import LibraryError, iter_rows, row_tuples
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "json", "csv")
 
 
 def export(conn: sqlite3.Connection, fmt: str, out: TextIO) -> int:
@@ -38,23 +38,39 @@ def export(conn: sqlite3.Connection, fmt: str, out: TextIO) -> int:
         return write_jsonl(conn, out)
     if fmt == "csv":
         return write_csv(conn, out)
+    if fmt == "json":
+        return write_json(conn, out)
     raise ValueError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def _json_line(row: dict) -> str:
+    try:
+        return json.dumps(row, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        raise LibraryError(
+            f"{row['path']} has a non-finite value, which JSON cannot carry; "
+            "export --format csv keeps it, and re-analysing the file should fix it"
+        ) from None
 
 
 def write_jsonl(conn: sqlite3.Connection, out: TextIO) -> int:
     """One JSON object per row. Non-finite numbers are refused (JSON has none)."""
     n = 0
     for row in iter_rows(conn):
-        try:
-            line = json.dumps(row, allow_nan=False, ensure_ascii=False)
-        except ValueError:
-            raise LibraryError(
-                f"{row['path']} has a non-finite value, which JSON cannot carry; "
-                "export --format csv keeps it, and re-analysing the file should fix it"
-            ) from None
-        out.write(line)
+        out.write(_json_line(row))
         out.write("\n")
         n += 1
+    return n
+
+
+def write_json(conn: sqlite3.Connection, out: TextIO) -> int:
+    """One JSON array of the row objects, streamed (``fpstream.output``'s json convention)."""
+    n = 0
+    out.write("[")
+    for row in iter_rows(conn):
+        out.write(("\n" if n == 0 else ",\n") + _json_line(row))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
     return n
 
 

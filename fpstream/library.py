@@ -12,8 +12,7 @@ this module, so the rules are the same everywhere:
 
 Examples
 --------
->>> conn = connect("fingerprints.db")                  # doctest: +SKIP
->>> lib = load_features(conn)                          # doctest: +SKIP
+>>> lib = load_features("fingerprints.db")             # doctest: +SKIP
 >>> lib.matrix.shape                                   # doctest: +SKIP
 (54756, 25)
 """
@@ -25,6 +24,7 @@ import shlex
 import sqlite3
 from bisect import bisect_left
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,8 +148,13 @@ class Features:
         raise LibraryError(not_current_version(path))
 
 
-def load_features(conn: sqlite3.Connection, batch: int = 20_000) -> Features:
+def load_features(
+    conn: sqlite3.Connection | str | os.PathLike[str], batch: int = 20_000
+) -> Features:
     """Load the ``done`` rows of the current fingerprint version into a matrix.
+
+    ``conn``: an open connection (:func:`connect`), or the database file's path
+    (opened read-only with :func:`connect` and closed again).
 
     Streams the rows in batches (memory stays near the size of the matrix,
     8 bytes x 25 per track) and sorts by path in Python, which is faster than
@@ -157,6 +162,11 @@ def load_features(conn: sqlite3.Connection, batch: int = 20_000) -> Features:
     A ``done`` row with an empty (NULL) value cannot be compared and raises
     :class:`LibraryError` (the sink never writes one).
     """
+    if not isinstance(conn, sqlite3.Connection):
+        if not isinstance(conn, str | os.PathLike):
+            raise TypeError(f"load_features needs a database path or connection, not {type(conn).__name__}")
+        with closing(connect(conn)) as opened:
+            return load_features(opened, batch)
     cols = ", ".join(FEATURES)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here

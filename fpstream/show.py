@@ -89,6 +89,21 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def percentile_columns(row: dict[str, Any], library: np.ndarray | None) -> dict[str, float | None]:
+    """``NAME_percentile`` for each of the 25 values, as ``render`` shows them (None where it shows none)."""
+    names = [f"{name}_percentile" for name in FEATURES]
+    n = 0 if library is None else int(library.shape[0])
+    usable = (
+        row.get("status") == "done"
+        and row.get("fingerprint_version") == FINGERPRINT_VERSION
+        and n >= MIN_ROWS_FOR_PERCENTILES
+    )
+    if not usable:
+        return dict.fromkeys(names)
+    values = np.array([row[name] for name in FEATURES], dtype=np.float64)
+    return dict(zip(names, percentile_ranks(library, values).tolist(), strict=True))
+
+
 def _summary(row: dict[str, Any]) -> str:
     parts = [str(row.get("status"))]
     if row.get("duration_s") is not None:

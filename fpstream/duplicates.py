@@ -1,0 +1,103 @@
+"""Near-identical fingerprints: the same recording in several files (formats, copies, re-encodes).
+
+Two tracks are duplicates when their similarity distance (``fpstream.similarity``:
+robust-scaled, weighted Euclidean) is at most ``max_distance``; a group is a
+connected set of such pairs (single linkage). The default threshold,
+:data:`DEFAULT_MAX_DISTANCE`, comes from a measurement on real music
+(README, "duplicates"): format copies and re-encodes of one track lay at
+0.0000–0.0037, while the nearest *different* track of the same library was
+never closer than 0.05.
+
+The search is exact but avoids comparing all pairs: every pair within ``D``
+is also within ``D`` on any unit direction (``|u·(a−b)| ≤ |a−b|``), so the
+tracks are sorted along the library's first principal axis and each is
+compared only with the following ones until the projection gap exceeds ``D``.
+With a small ``D`` that is a few comparisons per track (about 0.2 s for
+100 000 tracks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Default ``--max-distance``; how it was chosen: module docstring and README.
+DEFAULT_MAX_DISTANCE = 0.02
+
+
+@dataclass(frozen=True)
+class IndexGroup:
+    """Row indices of one group (sorted) and the largest distance between two of them."""
+
+    rows: tuple[int, ...]
+    max_distance: float
+
+
+def principal_axis(embedded: np.ndarray) -> np.ndarray:
+    """Unit vector of largest variance of ``embedded`` (rows = tracks)."""
+    centred = embedded - embedded.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    return vectors[:, -1]
+
+
+def close_pairs(embedded: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)``, ``i < j``, whose Euclidean distance is ``<= max_distance``.
+
+    ``embedded``: scaled fingerprints multiplied by the square roots of the
+    (normalised) weights, so that Euclidean distance here is the similarity
+    distance.
+    """
+    n = embedded.shape[0]
+    if n < 2:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    projection = embedded @ principal_axis(embedded)
+    order = np.argsort(projection, kind="stable")
+    sorted_proj = projection[order]
+    sorted_rows = embedded[order]
+    found_i, found_j = [], []
+    alive = np.arange(n - 1)  # positions whose window is not exhausted yet
+    offset = 1
+    while alive.size:
+        alive = alive[alive + offset < n]
+        alive = alive[sorted_proj[alive + offset] - sorted_proj[alive] <= max_distance]
+        if not alive.size:
+            break
+        diff = sorted_rows[alive + offset] - sorted_rows[alive]
+        near = np.einsum("ij,ij->i", diff, diff) <= max_distance * max_distance
+        found_i.append(order[alive[near]])
+        found_j.append(order[alive[near] + offset])
+        offset += 1
+    if not found_i:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def duplicate_groups(embedded: np.ndarray, max_distance: float) -> list[IndexGroup]:
+    """Connected groups of tracks within ``max_distance`` of each other, ordered by first row."""
+    if not max_distance >= 0:
+        raise ValueError("max_distance must be >= 0")
+    first, second = close_pairs(embedded, max_distance)
+    parent = list(range(embedded.shape[0]))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for i in sorted(set(first.tolist()) | set(second.tolist())):
+        members.setdefault(root(i), []).append(i)
+    groups = []
+    for rows in members.values():
+        block = embedded[rows]
+        diff = block[:, None, :] - block[None, :, :]
+        widest = float(np.sqrt(np.einsum("ijk,ijk->ij", diff, diff).max()))
+        groups.append(IndexGroup(tuple(rows), widest))
+    return sorted(groups, key=lambda g: g.rows[0])
