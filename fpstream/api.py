@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
@@ -241,7 +242,9 @@ class Library:
         emb = self.embedded
         details = self._details()
         groups = []
-        for number, group in enumerate(duplicate_groups(emb, max_distance), start=1):
+        with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
+            found = duplicate_groups(emb, max_distance)
+        for number, group in enumerate(found, start=1):
             first = emb[group.rows[0]]
             members = []
             for row in group.rows:

@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument(
-        "-o", "--output", type=Path, default=Path("library.html"), metavar="FILE",
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("library.html"),
+        metavar="FILE",
         help="the HTML file to write (default library.html; - for stdout)",
     )
     p.add_argument("--track", metavar="PATH", help="open the page on this track's panel")

@@ -6,8 +6,10 @@ Euclidean distance is the similarity distance.
 
 - **From a seed** (:func:`walk`): greedy nearest-neighbour chaining — each next
   track is the unplayed track nearest to the current one (the classic
-  nearest-neighbour tour heuristic of the travelling-salesman problem, which keeps
-  adjacent steps short).
+  nearest-neighbour tour heuristic of the travelling-salesman problem) — then the
+  order of the chosen tracks is improved by 2-opt moves (Croes 1958: reverse a
+  stretch when that shortens the whole path without lengthening its largest
+  step), which removes the long jumps back that greedy chaining leaves.
 - **From A to B** (:func:`path_to`): among tracks that are closer to B than A
   is and closer to A than B is (the "lens" between them), the path whose
   distance to B *strictly decreases* at every step and whose **largest step is
@@ -49,7 +51,43 @@ def walk(embedded: np.ndarray, seed: int, n: int, duplicate_distance: float) -> 
         current_d = _dist(embedded, nxt)
         used |= current_d <= duplicate_distance
         used[nxt] = True
-    return order
+    return two_opt(embedded, order)
+
+
+def two_opt(embedded: np.ndarray, order: list[int], max_rounds: int = 50) -> list[int]:
+    """``order`` (first track fixed) improved by segment reversals that shorten the path.
+
+    A reversal of ``order[i..j]`` replaces the steps ``(i-1, i)`` and ``(j, j+1)`` by
+    ``(i-1, j)`` and ``(i, j+1)``; it is kept when the total length drops and the
+    largest step does not grow (Croes 1958, "A method for solving traveling-salesman
+    problems", for an open path with a fixed start).
+    """
+    path = list(order)
+    m = len(path)
+    if m < 4:
+        return path
+    points = embedded[path]
+    diff = points[:, None, :] - points[None, :, :]
+    d = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    seq = list(range(m))
+
+    def steps(s: list[int]) -> np.ndarray:
+        return d[s[:-1], s[1:]]
+
+    for _ in range(max_rounds):
+        improved = False
+        for i in range(1, m - 1):
+            for j in range(i + 1, m):
+                before = d[seq[i - 1], seq[i]] + (d[seq[j], seq[j + 1]] if j + 1 < m else 0.0)
+                after = d[seq[i - 1], seq[j]] + (d[seq[i], seq[j + 1]] if j + 1 < m else 0.0)
+                if after < before - 1e-12:
+                    candidate = seq[:i] + seq[i : j + 1][::-1] + seq[j + 1 :]
+                    if steps(candidate).max() <= steps(seq).max() + 1e-12:
+                        seq = candidate
+                        improved = True
+        if not improved:
+            break
+    return [path[k] for k in seq]
 
 
 def path_to(embedded: np.ndarray, start: int, end: int, n: int, duplicate_distance: float) -> list[int]:

@@ -43,10 +43,10 @@ from collections import Counter
 from contextlib import closing
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from base.fields import FIELDS
 from fpstream import __version__
@@ -63,15 +63,19 @@ def _b64(array: np.ndarray) -> str:
 
 
 def percentile_matrix(matrix: np.ndarray) -> np.ndarray:
-    """Mid-rank percentile (0–1) of every value within its column (ties count half), shape of ``matrix``."""
+    """Mid-rank percentile (0–1) of every value within its column (ties count half), shape of ``matrix``.
+
+    One sort per column: in sorted order, a run of equal values starting at position
+    ``s`` with ``c`` members has ``s`` values below it and ``c`` equal to it.
+    """
     n = matrix.shape[0]
     out = np.empty_like(matrix)
     for j in range(matrix.shape[1]):
-        column = matrix[:, j]
-        ordered = np.sort(column)
-        below = np.searchsorted(ordered, column, side="left")
-        upto = np.searchsorted(ordered, column, side="right")
-        out[:, j] = (below + 0.5 * (upto - below)) / n
+        order = np.argsort(matrix[:, j], kind="stable")
+        _, start, inverse, count = np.unique(
+            matrix[order, j], return_index=True, return_inverse=True, return_counts=True
+        )
+        out[order, j] = (start[inverse] + 0.5 * count[inverse]) / n
     return out
 
 
@@ -128,6 +132,11 @@ def _quantize_axis(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     return q.astype(np.uint16), lo, hi
 
 
+def file_format(path: str) -> str:
+    """The format as the file name says it: ``FLAC``, ``OGG``… (``?`` without an extension)."""
+    return os.path.splitext(path)[1].lstrip(".").upper() or "?"
+
+
 def summary(lib: Library) -> dict[str, Any]:
     """At-a-glance counts from every stored row (done and failed)."""
     done = failed = 0
@@ -143,7 +152,7 @@ def summary(lib: Library) -> dict[str, Any]:
         for path, status, error, dur, rate, ch in cursor.execute(
             "SELECT path, status, error, duration_s, sample_rate, channels FROM tracks"
         ):
-            formats[Path(path).suffix.lstrip(".").upper() or "?"] += 1
+            formats[file_format(path)] += 1
             if status == "done":
                 done += 1
                 duration += dur or 0.0
@@ -186,7 +195,8 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
     if n == 0:
         return data
     ranks = percentile_matrix(matrix)
-    xy, shares = pca_2d(lib.embedded)
+    with threadpool_limits(1):  # a 25 x 25 product: BLAS threads only spin on a busy machine
+        xy, shares = pca_2d(lib.embedded)
     qx, x_lo, x_hi = _quantize_axis(xy[:, 0])
     qy, y_lo, y_hi = _quantize_axis(xy[:, 1])
     folders: dict[str, int] = {}
@@ -226,7 +236,7 @@ def render_html(data: dict[str, Any]) -> str:
     payload = payload.replace("<", "\\u003c")  # no "</script>" or "<!--" inside the script element
     title = data["title"].replace("&", "&amp;").replace("<", "&lt;")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<style>\n{_asset('report.css')}</style>\n</head>\n<body>\n"

@@ -10,7 +10,10 @@
   }
   window.addEventListener("error", (e) => problem("script error: " + e.message));
 
+  const timing = {};
+  const mark = (name) => { timing[name] = Math.round(performance.now()); };
   const D = JSON.parse(document.getElementById("data").textContent);
+  mark("parsed");
   const F = D.fields, NF = F.length, N = D.n;
   const RMAX = 65535;
 
@@ -56,14 +59,23 @@
   const xy = N ? decodeU16(D.xy) : new Uint16Array(0);
   const ranks = N ? decodeU16(D.ranks) : new Uint16Array(0);
   const rank = (j, i) => ranks[j * N + i];
-  function valueOf(j, r) {  // a value back from its percentile rank, through the quantile table
-    const [xs, ys] = D.quantiles[j], p = r / RMAX;
-    if (p <= xs[0]) return ys[0];
-    if (p >= xs[xs.length - 1]) return ys[ys.length - 1];
-    let lo = 0, hi = xs.length - 1;
-    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (xs[mid] <= p) lo = mid; else hi = mid; }
-    return ys[lo] + ((p - xs[lo]) / (xs[hi] - xs[lo])) * (ys[hi] - ys[lo]);
+  // A value back from its percentile rank, through the column's quantile table (linear
+  // interpolation), tabulated once per column for all 65 536 ranks: a lookup per track after.
+  const lookup = new Array(NF).fill(null);
+  function table(j) {
+    if (lookup[j]) return lookup[j];
+    const [xs, ys] = D.quantiles[j], out = new Float64Array(RMAX + 1);
+    let k = 0;
+    for (let r = 0; r <= RMAX; r++) {
+      const p = r / RMAX;
+      while (k < xs.length - 2 && xs[k + 1] <= p) k++;
+      if (p <= xs[0]) out[r] = ys[0];
+      else if (p >= xs[xs.length - 1]) out[r] = ys[ys.length - 1];
+      else out[r] = ys[k] + ((p - xs[k]) / (xs[k + 1] - xs[k])) * (ys[k + 1] - ys[k]);
+    }
+    return (lookup[j] = out);
   }
+  const valueOf = (j, r) => table(j)[Math.round(r)];
   function pathOf(i) {
     const head = D.folders[D.folder_of[i]];
     return head.endsWith("/") ? head + D.names[i] : head + "/" + D.names[i];
@@ -75,8 +87,8 @@
     if (embedded) return embedded;
     embedded = new Float32Array(N * NF);
     for (let j = 0; j < NF; j++) {
-      const c = D.center[j], s = D.spread[j], w = Math.sqrt(D.weights[j]);
-      for (let i = 0; i < N; i++) embedded[i * NF + j] = ((valueOf(j, rank(j, i)) - c) / s) * w;
+      const c = D.center[j], s = D.spread[j], w = Math.sqrt(D.weights[j]), t = table(j), off = j * N;
+      for (let i = 0; i < N; i++) embedded[i * NF + j] = ((t[ranks[off + i]] - c) / s) * w;
     }
     return embedded;
   }
@@ -97,6 +109,7 @@
   }
 
   // ------------------------------------------------------------ page
+  mark("decoded");
   const app = document.getElementById("app");
   app.textContent = "";
   app.append(
@@ -287,14 +300,17 @@
     group.append(fig);
   });
   app.append(distSection);
-
+  mark("distributions");
   drawMap();
+  mark("map");
   let first = D.selected;
   if (location.hash.startsWith("#track=")) {
     const wanted = decodeURIComponent(location.hash.slice(7));
     for (let i = 0; i < N; i++) if (pathOf(i) === wanted) { first = i; break; }
   }
   if (first !== null && first !== undefined) showTrack(first);
+  mark("panel");
+  document.body.dataset.timing = JSON.stringify(timing);
   document.body.dataset.renderMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
