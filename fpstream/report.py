@@ -51,7 +51,6 @@ from threadpoolctl import threadpool_limits
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
-from fpstream.library import get_row
 
 HIST_BINS = 40
 QUANTILE_POINTS = 1025
@@ -180,6 +179,7 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
     features = lib.features
     matrix = features.matrix
     n = matrix.shape[0]
+    selected = None if track is None else lib._index(track)  # before the work: a wrong path fails fast
     data: dict[str, Any] = {
         "title": f"fpstream report: {lib.path.name}",
         "database": str(lib.path),
@@ -219,10 +219,7 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
         pca_shares=shares,
         ranks=_b64(np.round(ranks.T * RANK_MAX)),  # column-major: 25 blocks of n
     )
-    if track is not None:
-        with closing(lib._connect()) as conn:
-            key = get_row(conn, track)["path"]
-        data["selected"] = lib._index(key)
+    data["selected"] = selected
     return data
 
 

@@ -198,6 +198,8 @@
       }
     }
     ctx.putImageData(image, 0, 0);
+    canvas.dataset.points = String(N);
+    canvas.dataset.colour = select.value;
     ctx.save(); ctx.scale(dpr, dpr);
     for (const i of marked) { ctx.beginPath(); ctx.arc(px[i], py[i], 5, 0, 2 * Math.PI); ctx.strokeStyle = "#d92d20"; ctx.lineWidth = 1.5; ctx.stroke(); }
     if (selected !== null) { ctx.beginPath(); ctx.arc(px[selected], py[selected], 8, 0, 2 * Math.PI); ctx.strokeStyle = "#111"; ctx.lineWidth = 2.5; ctx.stroke(); }
