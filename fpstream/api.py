@@ -104,7 +104,7 @@ class PlaylistEntry:
 @dataclass(frozen=True)
 class DuplicateMember:
     path: str
-    distance: float  # to the group's first member
+    distance: float  # to the group's first member, its largest file
     format: str
     size: int | None
     duration_s: float | None
@@ -245,9 +245,11 @@ class Library:
         with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
             found = duplicate_groups(emb, max_distance)
         for number, group in enumerate(found, start=1):
-            first = emb[group.rows[0]]
+            # The largest file first (usually the lossless one): distances are measured from it.
+            rows = sorted(group.rows, key=lambda r: (-(details[self.features.paths[r]][0] or 0), r))
+            first = emb[rows[0]]
             members = []
-            for row in group.rows:
+            for row in rows:
                 p = self.features.paths[row]
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))

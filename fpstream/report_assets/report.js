@@ -294,7 +294,8 @@
     });
     const mx = ((h.median - h.lo) / (h.hi - h.lo)) * w;
     svg.append(sv("line", { class: "median", x1: mx, x2: mx, y1: top - 4, y2: base }));
-    svg.append(sv("text", { class: "mtext", x: Math.min(Math.max(mx, 30), w - 30), y: 9, "text-anchor": "middle" }, `median ${fmt(h.median, f.decimals)}`));
+    const anchor = mx < w / 3 ? "start" : mx > (2 * w) / 3 ? "end" : "middle";  // keep the label inside
+    svg.append(sv("text", { class: "mtext", x: mx, y: 9, "text-anchor": anchor }, `median ${fmt(h.median, f.decimals)}`));
     svg.append(sv("text", { x: 0, y: ht - 4 }, fmt(h.lo, f.decimals)), sv("text", { x: w, y: ht - 4, "text-anchor": "end" }, fmt(h.hi, f.decimals)));
     const fig = el("figure", { class: "dist", "data-name": f.name });
     fig.append(el("figcaption", {}, f.name + " ", el("span", { class: "unit", text: f.unit })), svg);

@@ -13,6 +13,8 @@ Also the same for a 1 000-row library, as a baseline in the same run.
 from __future__ import annotations
 
 import argparse
+import html as html_module
+import json
 import re
 import shutil
 import sqlite3
@@ -61,8 +63,8 @@ def make_db(path: Path, rows: int) -> None:
     conn.close()
 
 
-def render(html: Path, timeout_s: float = 120.0) -> tuple[float, float, str]:
-    """(page's first-render ms, Chromium wall s, console lines) of ``html`` in headless Chromium."""
+def render(html: Path, timeout_s: float = 120.0) -> tuple[float, float, str, dict[str, int]]:
+    """(page's first-render ms, Chromium wall s, console lines, the page's phase marks in ms)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("chromium is not installed (Debian: apt-get install chromium)")
@@ -87,7 +89,9 @@ def render(html: Path, timeout_s: float = 120.0) -> tuple[float, float, str]:
     console = "\n".join(line for line in done.stderr.splitlines() if ":CONSOLE" in line)
     if found is None:
         raise SystemExit(f"the page did not finish rendering:\n{console or done.stderr[-2000:]}")
-    return float(found.group(1)), wall, console
+    marks = re.search(r'data-timing="([^"]*)"', done.stdout)
+    phases = json.loads(html_module.unescape(marks.group(1))) if marks else {}
+    return float(found.group(1)), wall, console, phases
 
 
 def measure(rows: int, folder: Path) -> dict[str, float]:
@@ -111,7 +115,7 @@ def measure(rows: int, folder: Path) -> dict[str, float]:
         cwd=ROOT,
     )
     build = time.perf_counter() - t0
-    render_ms, wall, console = render(html)
+    render_ms, wall, console, phases = render(html)
     if console:
         raise SystemExit(f"console messages at {rows} rows:\n{console}")
     return {
@@ -120,6 +124,7 @@ def measure(rows: int, folder: Path) -> dict[str, float]:
         "build_s": build,
         "render_ms": render_ms,
         "wall_s": wall,
+        "phases": phases,
     }
 
 
@@ -142,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['rows']:,} | {r['mb']:.1f} MB | {r['build_s']:.1f} s | {r['render_ms'] / 1000:.2f} s "
             f"| {r['wall_s']:.1f} s |"
         )
+    for r in results:
+        print(f"{r['rows']:,} rows, page marks (ms from navigation start): {r['phases']}")
     small, big = results
     print(
         f"\n{big['rows']:,} vs {small['rows']:,} rows: size x{big['mb'] / small['mb']:.0f}, "
