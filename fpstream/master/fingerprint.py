@@ -1,0 +1,86 @@
+"""A track's 25 values: from the library when its row is current, else computed here and stored.
+
+"Current" is the rule ingest uses to skip a file (``ingest.skip``): a ``done`` row
+for the same stored path with the same size, mtime (ns) and fingerprint version.
+Otherwise the file is analysed in this process with the stack's own code
+(:func:`fpstream.analyze_file.analyze_file`) and the row is written with the
+sink's upsert, so the next run (and every query command) finds it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from base.fields import FEATURES, FINGERPRINT_VERSION
+from fpstream.analyze_file import ROW_COLUMNS, analyze_file
+from fpstream.library import has_tracks, open_readonly
+from ingest.decode import DecodeError, file_identity
+from ingest.paths import stored_path
+from sink.db import COLUMNS, UPSERT, create_schema
+
+
+class FingerprintError(Exception):
+    """The file could not be fingerprinted; the message says why."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    values: dict[str, float]
+    source: str  # 'library' or 'analyzed'
+    stored: str | None = None  # why it was not stored, if it was not
+
+
+def _from_library(db_path: Path, key: str, size: int, mtime_ns: int) -> dict[str, float] | None:
+    if not db_path.is_file():
+        return None
+    try:
+        conn = open_readonly(db_path, timeout=10)
+        try:
+            if not has_tracks(conn):
+                return None
+            row = conn.execute(
+                f"SELECT size, mtime_ns, fingerprint_version, {', '.join(FEATURES)} FROM tracks "
+                "WHERE path = ? AND status = 'done'",
+                (key,),
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise FingerprintError(f"cannot read the library {db_path}: {exc}") from None
+    if row is None or tuple(row[:3]) != (size, mtime_ns, FINGERPRINT_VERSION) or None in row[3:]:
+        return None
+    return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
+
+
+def _store(db_path: Path, row: dict) -> str | None:
+    """Upsert ``row``; returns why it could not be stored, or None."""
+    try:
+        conn = sqlite3.connect(db_path, timeout=10)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            create_schema(conn)
+            with conn:
+                conn.execute(UPSERT, tuple(row[c] for c in COLUMNS))
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        return f"fingerprint not stored in {db_path}: {exc}"
+    return None
+
+
+def fingerprint_of(path: str, db_path: Path) -> Fingerprint:
+    """The fingerprint of ``path``: the library's row if current, else analysed now and stored."""
+    try:
+        size, mtime_ns = file_identity(path)
+    except DecodeError as exc:
+        raise FingerprintError(str(exc)) from None
+    values = _from_library(db_path, stored_path(path), size, mtime_ns)
+    if values is not None:
+        return Fingerprint(values, "library")
+    row = analyze_file(path)
+    assert tuple(row) == ROW_COLUMNS
+    if row["status"] != "done":
+        raise FingerprintError(row["error"])
+    return Fingerprint({name: float(row[name]) for name in FEATURES}, "analyzed", _store(db_path, row))
