@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_report",
     "fpstream.cli_playlist",
     "fpstream.cli_duplicates",
+    "fpstream.master.command",
 )
 
 #: The stored columns besides the 25 values, as listed in help texts.

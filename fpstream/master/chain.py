@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -116,7 +115,9 @@ def measure(path: str, processing: Processing) -> Measured:
         frames += len(block)
     if meters is None or frames < MIN_SECONDS * sr:
         ms = 1000.0 * frames / sr if sr else 0.0
-        raise MasterError(f"too short: {ms:.0f} ms; loudness needs at least {MIN_SECONDS * 1000:.0f} ms of audio")
+        raise MasterError(
+            f"too short: {ms:.0f} ms; loudness needs at least {MIN_SECONDS * 1000:.0f} ms of audio"
+        )
     before, after = meters[0].finish(), meters[1].finish()
     if before.lufs <= -70.0 or after.lufs <= -70.0:
         raise MasterError("silent: no 400 ms block is louder than -70 LUFS, there is nothing to master")

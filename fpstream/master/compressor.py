@@ -66,4 +66,6 @@ class Compressor:
     def process(self, block: np.ndarray) -> np.ndarray:
         if self.ratio <= 1.0 or len(block) == 0:
             return block
-        return _compress(np.ascontiguousarray(block), self.state, self.threshold_db, self.ratio, self.knee_db, *self.a)
+        return _compress(
+            np.ascontiguousarray(block), self.state, self.threshold_db, self.ratio, self.knee_db, *self.a
+        )

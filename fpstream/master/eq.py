@@ -27,18 +27,22 @@ BAND_Q = 0.8
 def band_gains_db(shares: np.ndarray, target: np.ndarray, amount: float, max_db: float) -> np.ndarray:
     """dB each band should move so ``shares`` go ``amount`` (0–1) of the way toward ``target``.
 
-    Shares are power fractions (they sum to 1), so the full move ``10 log10(t/s)`` leaves the
-    total power unchanged. Each gain is then clipped to ``±max_db``; bands with a share below
-    :data:`MIN_SHARE` on either side get 0.
+    Shares are power fractions, so only the differences between bands matter: the full
+    move ``10 log10(t/s)`` is taken relative to its share-weighted mean (the bands that hold
+    most of the power move least; the gain stage sets the level anyway). Each gain is then
+    clipped to ``±max_db``; bands with a share below :data:`MIN_SHARE` on either side get 0.
 
     >>> band_gains_db(np.array([0.5, 0.5]), np.array([0.25, 0.75]), 1.0, 3.0).round(2).tolist()
-    [-3.0, 1.76]
+    [-2.39, 2.39]
     """
     shares = np.asarray(shares, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     usable = (shares >= MIN_SHARE) & (target >= MIN_SHARE)
     full = np.zeros(len(shares))
+    if not usable.any():
+        return full
     full[usable] = 10.0 * np.log10(target[usable] / shares[usable])
+    full[usable] -= np.average(full[usable], weights=shares[usable])
     return np.clip(amount * full, -max_db, max_db)
 
 
@@ -63,8 +67,11 @@ def _biquad(kind: str, f0_hz: float, gain_db: float, sample_rate: int) -> np.nda
             sign * 2 * a * ((a - 1) - sign * (a + 1) * c),
             a * ((a + 1) - sign * (a - 1) * c - sq),
         ]
-        den = [(a + 1) + sign * (a - 1) * c + sq, -sign * 2 * ((a - 1) + sign * (a + 1) * c),
-               (a + 1) + sign * (a - 1) * c - sq]  # fmt: skip
+        den = [
+            (a + 1) + sign * (a - 1) * c + sq,
+            -sign * 2 * ((a - 1) + sign * (a + 1) * c),
+            (a + 1) + sign * (a - 1) * c - sq,
+        ]
     return np.array([*(v / den[0] for v in b), 1.0, den[1] / den[0], den[2] / den[0]])
 
 
@@ -73,7 +80,9 @@ def band_sections(gains_db: np.ndarray, sample_rate: int) -> np.ndarray:
     bands' centres, high shelf at 8 kHz); sections with 0 dB are left out."""
     edges = BAND_EDGES_HZ
     specs = [("low", edges[1])] + [("peak", f) for f in _centres_hz()[1:6]] + [("high", edges[6])]
-    rows = [_biquad(kind, f, g, sample_rate) for (kind, f), g in zip(specs, gains_db, strict=True) if g != 0.0]
+    rows = [
+        _biquad(kind, f, g, sample_rate) for (kind, f), g in zip(specs, gains_db, strict=True) if g != 0.0
+    ]
     return np.array(rows) if rows else np.zeros((0, 6))
 
 
@@ -96,8 +105,11 @@ def solve_sections(wanted_db: np.ndarray, sample_rate: int, max_db: float, steps
         return np.zeros((0, 6))
     gains = wanted_db.copy()
     for _ in range(steps):
-        gains = np.clip(gains + (wanted_db - band_response_db(band_sections(gains, sample_rate), sample_rate)),
-                        -max_db, max_db)  # fmt: skip
+        gains = np.clip(
+            gains + (wanted_db - band_response_db(band_sections(gains, sample_rate), sample_rate)),
+            -max_db,
+            max_db,
+        )
         gains[wanted_db == 0.0] = 0.0
     return band_sections(gains, sample_rate)
 

@@ -33,14 +33,27 @@ from fpstream.master.truepeak import DELAY, HISTORY, interpolated_peaks
 
 
 @nb.njit(cache=True, nogil=True)
-def _release(w, fast, slow, beta_fast, alpha_slow):  # pragma: no cover - numba
+def _release_and_attack(w, state, ring):  # pragma: no cover - numba
+    """Release envelopes on ``w``, then the mean of the last ``len(ring)`` values, one sample at a time.
+
+    ``state`` is ``[fast, slow, beta_fast, alpha_slow, running sum, ring position]``; the running
+    sum is updated the same way whatever the block boundaries, so results do not depend on them.
+    """
+    fast, slow, beta_fast, alpha_slow, total = state[0], state[1], state[2], state[3], state[4]
+    pos = int(state[5])
+    size = len(ring)
     out = np.empty_like(w)
     for i in range(len(w)):
         u = 1.0 - w[i]
         fast = max(u, fast * beta_fast)
         slow += alpha_slow * (fast - slow)
-        out[i] = 1.0 - max(fast, slow)
-    return out, fast, slow
+        r = 1.0 - max(fast, slow)
+        total += r - ring[pos]
+        ring[pos] = r
+        pos = (pos + 1) % size
+        out[i] = min(total / size, w[i])  # the mean of values <= d is <= d; min() removes rounding
+    state[0], state[1], state[4], state[5] = fast, slow, total, pos
+    return out
 
 
 class TruePeakLimiter:
@@ -59,14 +72,13 @@ class TruePeakLimiter:
         self.attack = max(1, round(attack_s * sample_rate))
         self.latency = self.attack + 2 * DELAY  # D
         self.window = self.latency + 2  # W: the running minimum's length
-        self.beta_fast = math.exp(-1.0 / (release_s * sample_rate))
-        self.alpha_slow = 1.0 - math.exp(-1.0 / (slow_s * sample_rate))
+        beta_fast = math.exp(-1.0 / (release_s * sample_rate))
+        alpha_slow = 1.0 - math.exp(-1.0 / (slow_s * sample_rate))
+        self.state = np.array([0.0, 0.0, beta_fast, alpha_slow, float(self.attack), 0.0])
+        self.ring = np.ones(self.attack)  # the last ``attack`` released gains
         self.x_hist = np.zeros((HISTORY, channels))  # detector filter history
         self.d_hist = np.ones(self.window - 1)  # for the running minimum over W
-        self.r_hist = np.ones(self.attack - 1)  # for the attack mean
         self.delay = np.zeros((self.latency, channels))  # the audio delay line
-        self.fast = 0.0
-        self.slow = 0.0
         self.max_reduction = 0.0  # largest 1 - G applied
 
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -83,12 +95,7 @@ class TruePeakLimiter:
         w = minimum_filter1d(ext, self.window, mode="nearest", origin=(self.window - 1) // 2)
         w = w[self.window - 1 :]
         self.d_hist = ext[len(ext) - (self.window - 1) :]
-        r, self.fast, self.slow = _release(w, self.fast, self.slow, self.beta_fast, self.alpha_slow)
-        rext = np.concatenate((self.r_hist, r))
-        sums = np.cumsum(np.concatenate(([0.0], rext)))
-        gain = (sums[self.attack :] - sums[: len(sums) - self.attack]) / self.attack
-        gain = np.minimum(gain, w)  # the mean of values <= d is <= d; this only removes rounding
-        self.r_hist = rext[len(rext) - (self.attack - 1) :] if self.attack > 1 else self.r_hist
+        gain = _release_and_attack(w, self.state, self.ring)
         self.max_reduction = max(self.max_reduction, float(1.0 - gain.min()))
         audio = np.concatenate((self.delay, block))
         self.delay = audio[n:]

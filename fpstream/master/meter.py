@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import sosfilt
 
-from analyzer.dynamics import ABS_GATE_LUFS, block_energies, channel_weights, integrated_loudness, kweighting, lufs_of
+from analyzer.dynamics import (
+    ABS_GATE_LUFS,
+    block_energies,
+    channel_weights,
+    integrated_loudness,
+    kweighting,
+    lufs_of,
+)
 from analyzer.grid import subblock_len
 from analyzer.variation import RELATIVE_GATE_LU, SHORT_TERM_SUBBLOCKS
 from fpstream.master.truepeak import TruePeakMeter
@@ -89,4 +96,6 @@ class LoudnessMeter:
         n = -(-self.done // self.sb_len)
         kw, count = self.kw[:n], self.count[:n]
         peak = self.peak.finish() if self.peak is not None else float("nan")
-        return Loudness(integrated_loudness(kw, count, self.sb_len), peak, loudness_range(kw, count, self.sb_len))
+        return Loudness(
+            integrated_loudness(kw, count, self.sb_len), peak, loudness_range(kw, count, self.sb_len)
+        )

@@ -73,13 +73,17 @@ def is_dense_rhythmic(tempo_bpm: float, transient_density: float) -> Decision:
 def is_melodic(harmonic_ratio: float) -> Decision:
     """High harmonic ratio (vocal/melodic) → ``warm``."""
     yes = harmonic_ratio >= MELODIC_HARMONIC_RATIO
-    return Decision(yes, f"harmonic ratio {harmonic_ratio:.2f} {'≥' if yes else '<'} {MELODIC_HARMONIC_RATIO:g}")
+    return Decision(
+        yes, f"harmonic ratio {harmonic_ratio:.2f} {'≥' if yes else '<'} {MELODIC_HARMONIC_RATIO:g}"
+    )
 
 
 def is_percussive(harmonic_ratio: float) -> Decision:
     """Low harmonic ratio (percussion-heavy) → ``punchy``."""
     yes = harmonic_ratio < PERCUSSIVE_HARMONIC_RATIO
-    return Decision(yes, f"harmonic ratio {harmonic_ratio:.2f} {'<' if yes else '≥'} {PERCUSSIVE_HARMONIC_RATIO:g}")
+    return Decision(
+        yes, f"harmonic ratio {harmonic_ratio:.2f} {'<' if yes else '≥'} {PERCUSSIVE_HARMONIC_RATIO:g}"
+    )
 
 
 def choose_preset(fp: Mapping[str, float]) -> Decision:
@@ -112,7 +116,9 @@ def compression_ratio(preset: str, crest_db: float, intensity: float) -> Decisio
     if preset == "none":
         return Decision(1.0, "preset none → no compression")
     if preset == "gentle" and crest_db < GENTLE_COMPRESSED_CREST_DB:
-        return Decision(1.0, f"gentle, crest {crest_db:.1f} dB < {GENTLE_COMPRESSED_CREST_DB:g}: already compressed")
+        return Decision(
+            1.0, f"gentle, crest {crest_db:.1f} dB < {GENTLE_COMPRESSED_CREST_DB:g}: already compressed"
+        )
     span = FULL_COMPRESSION_CREST_DB - NO_COMPRESSION_CREST_DB
     frac = min(1.0, max(0.0, (crest_db - NO_COMPRESSION_CREST_DB) / span))
     ratio = round(1.0 + (PRESET_RATIO[preset] - 1.0) * intensity * frac, 3)

@@ -26,18 +26,30 @@ DITHER_SEED = 0x5EED
 class AtomicPcmWriter:
     """Write ``(n, ch)`` float blocks in [-1, 1) to ``final`` as integer PCM, atomically."""
 
-    def __init__(self, final: Path, sample_rate: int, channels: int, fmt: str = "wav", bits: int = 24) -> None:
+    def __init__(
+        self, final: Path, sample_rate: int, channels: int, fmt: str = "wav", bits: int = 24
+    ) -> None:
         self.final = final
         self.bits = bits
         self.scale = float(2 ** (bits - 1))
-        self.rng = np.random.default_rng(DITHER_SEED)
+        self.spec = {
+            "samplerate": sample_rate,
+            "channels": channels,
+            "format": FORMATS[fmt],
+            "subtype": SUBTYPES[bits],
+        }
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
         os.close(fd)
         self.tmp = Path(tmp)
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the temporary file (and the dither sequence) again from the beginning."""
+        if getattr(self, "file", None) is not None and not self.file.closed:
+            self.file.close()
+        self.rng = np.random.default_rng(DITHER_SEED)
         try:
-            self.file = sf.SoundFile(
-                tmp, "w", samplerate=sample_rate, channels=channels, format=FORMATS[fmt], subtype=SUBTYPES[bits]
-            )
+            self.file = sf.SoundFile(str(self.tmp), "w", **self.spec)
         except BaseException:
             self.tmp.unlink(missing_ok=True)
             raise
@@ -67,6 +79,7 @@ class AtomicPcmWriter:
         return self.final
 
     def discard(self) -> None:
+        """Remove the temporary file (nothing to do after :meth:`commit`)."""
         if not self.file.closed:
             self.file.close()
         self.tmp.unlink(missing_ok=True)
