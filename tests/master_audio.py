@@ -60,7 +60,7 @@ MODES = pyebur128.MeasurementMode.MODE_I | pyebur128.MeasurementMode.MODE_TRUE_P
 
 
 def ebur128_of(pcm: np.ndarray, sr: int) -> tuple[float, float]:
-    """(integrated loudness LUFS, true peak dBTP) of ``(n, ch)`` samples by libebur128, the independent meter."""
+    """(integrated loudness LUFS, true peak dBTP) of ``(n, ch)`` samples by libebur128 (the oracle)."""
     ch = pcm.shape[1]
     meter = pyebur128.R128State(ch, sr, MODES)
     meter.add_frames(np.ascontiguousarray(pcm, dtype=np.float64).ravel(), len(pcm))
