@@ -104,4 +104,4 @@ class TruePeakLimiter:
     @property
     def max_reduction_db(self) -> float:
         """Largest gain reduction applied so far, dB (>= 0)."""
-        return -20.0 * math.log10(max(1e-12, 1.0 - self.max_reduction))
+        return max(0.0, -20.0 * math.log10(max(1e-12, 1.0 - self.max_reduction)))

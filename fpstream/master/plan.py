@@ -200,7 +200,7 @@ def _master(path: str, out: Path, db_path: Path, request: Request, outcome: Outc
     limiter_ceiling = request.ceiling_dbtp - LIMITER_MARGIN_DB
     gain, capped = _capped_gain(d.target_lufs - m.processed_lufs, m, limiter_ceiling, request.max_limit_db)
     outcome.gain_db = gain
-    outcome.max_gain_reduction_db = max(0.0, m.processed_true_peak_dbtp + gain - limiter_ceiling)
+    outcome.max_gain_reduction_db = max(0.0, m.processed_true_peak_dbtp + gain - limiter_ceiling) + 0.0
     outcome.status = "capped" if capped else "mastered"
     if capped:
         outcome.reasons.append(_cap_reason(request.max_limit_db))
@@ -237,7 +237,12 @@ def _render_until_right(
     capped: bool,
     limiter_ceiling: float,
 ) -> None:
-    """Render; correct the gain toward the target and trim the limiter's ceiling, render again if needed."""
+    """Render; correct the gain toward the target and trim the limiter's ceiling, render again if needed.
+
+    The gain correction is a secant step on the renders so far (output loudness against gain):
+    under heavy limiting a dB of gain adds less than a dB of loudness, and the secant learns how much.
+    """
+    tried: list[tuple[float, float]] = []  # (gain dB, output LUFS) at the current limiter ceiling
     for attempt in range(1, MAX_RENDERS + 1):
         if attempt > 1:
             writer.restart()
@@ -253,10 +258,16 @@ def _render_until_right(
         miss = d.target_lufs - loud.lufs
         if over > 0.0:
             limiter_ceiling -= over + 0.02  # the final trim: the limiter aims lower by the excess
+            tried.clear()
             continue
         if capped or abs(miss) <= LOUDNESS_TOLERANCE_LU:
             return
-        gain, capped = _capped_gain(gain + miss, m, limiter_ceiling, request.max_limit_db)
+        tried.append((gain, loud.lufs))
+        slope = 1.0
+        if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
+            slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
+            slope = min(1.0, max(0.1, slope))  # a dB of gain adds at most a dB of loudness
+        gain, capped = _capped_gain(gain + miss / slope, m, limiter_ceiling, request.max_limit_db)
         if capped:
             outcome.status = "capped"
             outcome.reasons.append(_cap_reason(request.max_limit_db))
