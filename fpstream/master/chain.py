@@ -54,7 +54,14 @@ class Processing:
     ratio: float
     threshold_db: float  # mean-square level per channel, dB re full scale
 
+    @property
+    def is_identity(self) -> bool:
+        """No EQ and no compression: the signal reaches the gain as it is."""
+        return len(self.sections) == 0 and self.ratio <= 1.0
+
     def stages(self, sample_rate: int, channels: int) -> list[Callable[[np.ndarray], np.ndarray]]:
+        if self.is_identity:
+            return []
         eq = ToneEq(self.sections, channels)
         comp = Compressor(sample_rate, self.threshold_db, self.ratio)
         return [eq.process, comp.process]
@@ -106,19 +113,22 @@ def measure(path: str, processing: Processing) -> Measured:
     frames = sr = ch = 0
     for sr, ch, block in read_blocks(path):
         if meters is None:
-            meters = (LoudnessMeter(sr, ch), LoudnessMeter(sr, ch))
+            first = LoudnessMeter(sr, ch)
+            meters = (first, first if processing.is_identity else LoudnessMeter(sr, ch))
             stages = processing.stages(sr, ch)
         meters[0].add(block)
         for stage in stages:
             block = stage(block)
-        meters[1].add(block)
+        if meters[1] is not meters[0]:
+            meters[1].add(block)
         frames += len(block)
     if meters is None or frames < MIN_SECONDS * sr:
         ms = 1000.0 * frames / sr if sr else 0.0
         raise MasterError(
             f"too short: {ms:.0f} ms; loudness needs at least {MIN_SECONDS * 1000:.0f} ms of audio"
         )
-    before, after = meters[0].finish(), meters[1].finish()
+    before = meters[0].finish()
+    after = before if meters[1] is meters[0] else meters[1].finish()
     if before.lufs <= -70.0 or after.lufs <= -70.0:
         raise MasterError("silent: no 400 ms block is louder than -70 LUFS, there is nothing to master")
     return Measured(sr, ch, frames, before, after.lufs, after.true_peak_dbtp)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 
+import numba as nb
 import numpy as np
-from scipy.signal import sosfilt, sosfreqz
+from scipy.signal import sosfreqz
 
 from analyzer.frequency import BAND_EDGES_HZ
 
@@ -114,15 +115,37 @@ def solve_sections(wanted_db: np.ndarray, sample_rate: int, max_db: float, steps
     return band_sections(gains, sample_rate)
 
 
+@nb.njit(cache=True, nogil=True)
+def _cascade(x, sos, state):  # pragma: no cover - numba
+    n, ch = x.shape
+    out = np.empty_like(x)
+    for i in range(n):
+        for c in range(ch):
+            v = x[i, c]
+            for s in range(sos.shape[0]):
+                y = sos[s, 0] * v + state[s, c, 0]
+                state[s, c, 0] = sos[s, 1] * v - sos[s, 4] * y + state[s, c, 1]
+                state[s, c, 1] = sos[s, 2] * v - sos[s, 5] * y
+                v = y
+            out[i, c] = v
+    return out
+
+
+def cascade(block: np.ndarray, sections: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """``block`` ``(n, ch)`` through second-order sections ``[b0, b1, b2, 1, a1, a2]`` in
+    transposed direct form II, as ``scipy.signal.sosfilt`` computes them; ``state``
+    ``(sections, ch, 2)`` is updated in place, so a stream filters like the whole file."""
+    return _cascade(np.ascontiguousarray(block, dtype=np.float64), sections, state)
+
+
 class ToneEq:
     """The cascade as a stream filter on ``(n, ch)`` float64 blocks (a no-op with no sections)."""
 
     def __init__(self, sections: np.ndarray, channels: int) -> None:
         self.sections = sections
-        self.zi = np.zeros((len(sections), 2, channels))
+        self.state = np.zeros((len(sections), channels, 2))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         if len(self.sections) == 0 or len(block) == 0:
             return block
-        out, self.zi = sosfilt(self.sections, block, axis=0, zi=self.zi)
-        return out
+        return cascade(block, self.sections, self.state)

@@ -86,9 +86,9 @@ class TruePeakLimiter:
         n = len(block)
         if n == 0:
             return block
-        peaks = interpolated_peaks(self.x_hist, block)
+        peaks = interpolated_peaks(self.x_hist, block, self.ceiling)  # exact wherever it matters
         self.x_hist = np.concatenate((self.x_hist, block))[-HISTORY:]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):  # silence: ceiling / 0 = inf → 1
             need = np.minimum(1.0, self.ceiling / peaks)
         ext = np.concatenate((self.d_hist, need))
         # origin shifts the window onto the last W samples (a causal running minimum)

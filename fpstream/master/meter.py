@@ -2,7 +2,7 @@
 
 The K-weighting filters, channel weights, 100 ms sub-block grid and the gating
 of :mod:`analyzer.dynamics` are reused as they are; only the filter state is
-carried from block to block here (``scipy.signal.sosfilt`` with ``zi``) instead
+carried from block to block here (:func:`fpstream.master.eq.cascade`) instead
 of settled by a pre-roll, so a stream measures exactly like the whole file.
 Loudness range follows EBU Tech 3342 with :mod:`analyzer.variation`'s
 short-term windows (3 s every 100 ms) and gates.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import sosfilt
 
 from analyzer.dynamics import (
     ABS_GATE_LUFS,
@@ -25,6 +24,7 @@ from analyzer.dynamics import (
 )
 from analyzer.grid import subblock_len
 from analyzer.variation import RELATIVE_GATE_LU, SHORT_TERM_SUBBLOCKS
+from fpstream.master.eq import cascade
 from fpstream.master.truepeak import TruePeakMeter
 
 
@@ -59,7 +59,7 @@ class LoudnessMeter:
     def __init__(self, sample_rate: int, channels: int, true_peak: bool = True) -> None:
         coeffs = kweighting(sample_rate)  # [[b0, b1, b2, a1, a2], ...]
         self.sos = np.column_stack((coeffs[:, :3], np.ones(2), coeffs[:, 3:]))
-        self.zi = np.zeros((2, 2, channels))
+        self.state = np.zeros((2, channels, 2))
         self.weights = channel_weights(channels)
         self.sb_len = subblock_len(sample_rate)
         self.kw = np.zeros(0)
@@ -70,7 +70,7 @@ class LoudnessMeter:
     def add(self, block: np.ndarray) -> None:
         if len(block) == 0:
             return
-        filtered, self.zi = sosfilt(self.sos, block, axis=0, zi=self.zi)
+        filtered = cascade(block, self.sos, self.state)
         energy = (filtered * filtered) @ self.weights
         index = (self.done + np.arange(len(block))) // self.sb_len
         first = self.done // self.sb_len

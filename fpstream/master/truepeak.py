@@ -96,55 +96,63 @@ def windowed_sinc_phases(taps: int = 49, factor: int = 4) -> np.ndarray:
 
 
 def _bank() -> np.ndarray:
-    sinc = windowed_sinc_phases()
-    annex2 = np.zeros((4, sinc.shape[1]))
-    annex2[:, : ANNEX2_PHASES.shape[1]] = ANNEX2_PHASES
-    return np.vstack((annex2, sinc))
+    # the sinc's phase 0 is the input sample itself, which the kernel reads anyway
+    sinc = windowed_sinc_phases()[1:]
+    assert not sinc[:, ANNEX2_PHASES.shape[1] :].any()
+    return np.vstack((ANNEX2_PHASES, sinc[:, : ANNEX2_PHASES.shape[1]]))
 
 
-#: Both interpolators' phases, zero-padded to one length: ``(8, 13)``.
+#: Both interpolators' phases: ``(7, 12)``, the four of Annex 2 and the sinc's three between samples.
 PHASES = _bank()
 TAPS = PHASES.shape[1]
 HISTORY = TAPS - 1
 #: Output ``m`` of either filter interpolates between input samples ``m - 6`` and ``m - 5``.
 DELAY = 6
+#: No interpolated value exceeds the largest of the 12 samples it is made of times this.
+GAIN_BOUND = float(np.abs(PHASES).sum(axis=1).max())
 
 
 @nb.njit(cache=True, nogil=True)
-def _peaks(ext, phases):  # pragma: no cover - numba
+def _peaks(ext, phases, floor, track):  # pragma: no cover - numba
     n = ext.shape[0] - HISTORY
     ch = ext.shape[1]
     out = np.zeros(n)
     for m in range(n):
         best = 0.0
+        local = 0.0
         for c in range(ch):
-            # the samples the interpolation lies between count too (the filter's phase 0 is not unity)
-            a = abs(ext[m + HISTORY - DELAY, c])
-            if a > best:
-                best = a
-            a = abs(ext[m + HISTORY - DELAY + 1, c])
-            if a > best:
-                best = a
-            for p in range(phases.shape[0]):
-                acc = 0.0
-                for k in range(TAPS):
-                    acc += phases[p, k] * ext[m + HISTORY - k, c]
-                if abs(acc) > best:
-                    best = abs(acc)
+            # the samples the interpolation lies between count too (Annex 2's phase 0 is not unity)
+            best = max(best, abs(ext[m + HISTORY - DELAY, c]), abs(ext[m + HISTORY - DELAY + 1, c]))
+            for k in range(TAPS):
+                local = max(local, abs(ext[m + HISTORY - k, c]))
+        if local * GAIN_BOUND > floor:  # else no interpolated value can exceed the floor: skip the FIR
+            for c in range(ch):
+                for p in range(phases.shape[0]):
+                    acc = 0.0
+                    for k in range(TAPS):
+                        acc += phases[p, k] * ext[m + HISTORY - k, c]
+                    best = max(best, abs(acc))
         out[m] = best
+        if track and best > floor:
+            floor = best
     return out
 
 
-def interpolated_peaks(history: np.ndarray, block: np.ndarray) -> np.ndarray:
+def interpolated_peaks(
+    history: np.ndarray, block: np.ndarray, floor: float = 0.0, track: bool = False
+) -> np.ndarray:
     """Per output sample ``m`` of ``block``: the largest 4x-oversampled magnitude over all
     channels and both interpolators near input time ``m - 5.5`` (the interpolated points
     between samples ``m - 6`` and ``m - 5`` of the stream, and those two samples).
 
-    ``history`` is the stream's previous :data:`HISTORY` samples ``(12, ch)`` (zeros at the
-    start); ``block`` is ``(n, ch)`` float64. Returns ``(n,)`` linear magnitudes.
+    ``history`` is the stream's previous :data:`HISTORY` samples ``(11, ch)`` (zeros at the
+    start); ``block`` is ``(n, ch)`` float64. Returns ``(n,)`` linear magnitudes, exact
+    wherever they exceed ``floor``; elsewhere a value at most ``floor`` (the interpolation is
+    skipped where :data:`GAIN_BOUND` proves it cannot reach ``floor``). With ``track`` the
+    floor rises to the largest value found so far (a meter needs only the maximum).
     """
     ext = np.concatenate((history, block)) if len(history) else block
-    return _peaks(np.ascontiguousarray(ext, dtype=np.float64), PHASES)
+    return _peaks(np.ascontiguousarray(ext, dtype=np.float64), PHASES, floor, track)
 
 
 class TruePeakMeter:
@@ -158,7 +166,7 @@ class TruePeakMeter:
         """Measure the next ``(n, channels)`` float64 samples."""
         if len(block) == 0:
             return
-        q = interpolated_peaks(self.history, block)
+        q = interpolated_peaks(self.history, block, self.peak, track=True)
         self.peak = max(self.peak, float(q.max()) if len(q) else 0.0)
         self.history = np.concatenate((self.history, block))[-HISTORY:]
 
