@@ -154,7 +154,7 @@ def test_fingerprint_comes_from_the_library_when_current(tmp_path):
 
 def test_cli_bad_inputs_fail_one_by_one_and_leave_nothing_behind(tmp_path):
     sr = 44_100
-    good = write(tmp_path / "good.wav", kick_mix(sr, 2.0, kick=0.9, pad=0.2), sr)
+    write(tmp_path / "good.wav", kick_mix(sr, 2.0, kick=0.9, pad=0.2), sr)
     (tmp_path / "notaudio.wav").write_text("this is not audio\n")
     write(tmp_path / "silent.wav", np.zeros((2 * sr, 2)), sr)
     write(tmp_path / "blip.wav", kick_mix(sr, 0.001), sr)  # 1 ms
@@ -173,16 +173,22 @@ def test_cli_bad_inputs_fail_one_by_one_and_leave_nothing_behind(tmp_path):
     assert "too short" in rows["blip.wav"]["error"] or "1 ms" in rows["blip.wav"]["error"]
     assert rows["good.wav"]["status"] == "mastered"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mastered.wav"]  # no partial files
-    # an output directory that cannot be created, and an output that would overwrite an input
-    (tmp_path / "afile").write_text("x")
-    run = subprocess.run(
-        [*CLI, "good.wav", "--out-dir", "afile/sub"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 1 and "good.wav: cannot write" in run.stderr, run.stderr
-    run = subprocess.run(
-        [*CLI, "good.wav", "out/good.mastered.wav", "--out-dir=out"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 1 and "would overwrite an input" in run.stderr, run.stderr
-    assert good.read_bytes()[:4] == b"RIFF"
+
+
+def test_cli_unwritable_output_directory_and_output_over_an_input(tmp_path, monkeypatch, capsys):
+    from fpstream.cli import main
+
+    good = write(tmp_path / "good.wav", kick_mix(44_100, 1.0, kick=0.9, pad=0.2), 44_100)
+    (tmp_path / "afile").write_text("x")  # a file where the output directory should be
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FPSTREAM_DB", str(tmp_path / "fp.db"))
+    assert main(["master", "good.wav", "--out-dir", "afile/sub"]) == 1
+    assert "good.wav: cannot write" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "good.mastered.wav").write_bytes(good.read_bytes())
+    assert main(["master", "good.wav", "out/good.mastered.wav", "--out-dir", "out"]) == 1
+    err = capsys.readouterr().err
+    assert "would overwrite an input" in err
+    assert (tmp_path / "out" / "good.mastered.wav").read_bytes() == good.read_bytes()  # untouched
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["good.mastered.mastered.wav", "good.mastered.wav"]  # the second input was mastered

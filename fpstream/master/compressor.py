@@ -22,22 +22,22 @@ def _compress(x, state, threshold_db, ratio, knee_db, a_rms, a_att, a_rel):  # p
     out = np.empty_like(x)
     ms, gr = state[0], state[1]
     slope = 1.0 - 1.0 / ratio
+    knee_start = 10.0 ** ((threshold_db - knee_db / 2.0) / 10.0)  # mean square where the knee begins
     for i in range(n):
         e = 0.0
         for c in range(ch):
             e += x[i, c] * x[i, c]
         ms += a_rms * (e / ch - ms)
-        level = 10.0 * math.log10(ms + 1e-20)
-        over = level - threshold_db
-        if 2.0 * over <= -knee_db:
-            want = 0.0
-        elif 2.0 * over >= knee_db:
-            want = slope * over
-        else:
-            t = over + knee_db / 2.0
-            want = slope * t * t / (2.0 * knee_db)
+        want = 0.0
+        if ms > knee_start:  # below the knee no logarithm is needed: the curve is flat there
+            over = 10.0 * math.log10(ms) - threshold_db
+            if 2.0 * over >= knee_db:
+                want = slope * over
+            else:
+                t = over + knee_db / 2.0
+                want = slope * t * t / (2.0 * knee_db)
         gr += (a_att if want > gr else a_rel) * (want - gr)
-        g = 10.0 ** (-gr / 20.0)
+        g = 1.0 if gr < 1e-9 else math.exp(-gr * (math.log(10.0) / 20.0))
         for c in range(ch):
             out[i, c] = x[i, c] * g
     state[0], state[1] = ms, gr

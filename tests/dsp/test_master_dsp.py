@@ -41,7 +41,7 @@ def test_loudness_meter_agrees_with_libebur128_whatever_the_block(sr):
 
 
 @pytest.mark.parametrize("sr", [44_100, 48_000, 96_000])
-def test_limiter_holds_the_ceiling_onebur128_of(sr):
+def test_limiter_holds_the_ceiling_on_libebur128(sr):
     pcm = isp_tone(sr, 0.3) * 2.0  # +8 dBTP of inter-sample peaks
     pcm = np.concatenate([pcm, kick_mix(sr, 0.7) * 4.0])  # and clipped-looking transients
     lim = TruePeakLimiter(sr, 2, -1.0 - LIMITER_MARGIN_DB)  # as the chain sets it for a -1 dBTP ceiling
