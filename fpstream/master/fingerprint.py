@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
+from base.readonly_db import has_tracks, open_readonly
 from fpstream.analyze_file import ROW_COLUMNS, analyze_file
-from fpstream.library import has_tracks, open_readonly
 from ingest.decode import DecodeError, file_identity
 from ingest.paths import stored_path
 from sink.db import COLUMNS, UPSERT, create_schema
