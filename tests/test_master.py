@@ -75,9 +75,11 @@ def test_preset_none_with_headroom_is_a_pure_gain(tmp_path):
     sr = 44_100
     pcm = kick_mix(sr, 3.0) * 0.1  # far under any ceiling after the gain to -23
     src = write(tmp_path / "quiet.wav", pcm, sr, "FLOAT")
-    out = tmp_path / "quiet.out.wav"
-    o = master_file(str(src), out, tmp_path / "fp.db", Request(lufs=-23.0, ceiling_dbtp=-1.0, preset="none"))
+    out = tmp_path / "quiet.out.flac"
+    request = Request(lufs=-23.0, ceiling_dbtp=-1.0, preset="none", fmt="flac")
+    o = master_file(str(src), out, tmp_path / "fp.db", request)
     assert o.status == "mastered" and o.max_gain_reduction_db == 0.0, o
+    assert (sf.info(str(out)).format, sf.info(str(out)).subtype) == ("FLAC", "PCM_24")
     got, _ = sf.read(str(out), always_2d=True)
     want = pcm * 10.0 ** (o.gain_db / 20.0)
     residual_db = 10 * np.log10(np.sum((got - want) ** 2) / np.sum(want**2))
