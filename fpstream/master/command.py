@@ -116,7 +116,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DB",
         help="most gain reduction the limiter may apply before the file is 'capped' (default 6)",
     )
-    p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
+    p.add_argument(
+        "--codec",
+        choices=("wav", "flac"),
+        default="wav",
+        help="output file type (default wav; --format is the query commands' report format, not this)",
+    )
     p.add_argument(
         "--bits",
         type=int,
@@ -175,13 +180,13 @@ def run(args: argparse.Namespace) -> int:
         max_limit_db=args.max_limit,
         force=args.force,
         dry_run=args.dry_run,
-        fmt=args.format,
+        fmt=args.codec,
         bits=args.bits,
     )
     failed = 0
     claimed: set[str] = set()
     for path in args.files:
-        out = output_path(path, args.out_dir, args.format)
+        out = output_path(path, args.out_dir, args.codec)
         if any(_same_file(out, other) for other in args.files):
             outcome = Outcome(input=path, error=f"the output {out} would overwrite an input")
         elif str(out.absolute()) in claimed:
