@@ -111,8 +111,11 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
     try:
         body = analyze_chunk(header, pcm)
     except Exception as exc:
-        return Failed(header.ref, f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}")
-    return Partial(header.ref, header.index, header.last, header.sample_rate, header.channels, body)
+        error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
+        return Failed(header.ref, error, seq=header.seq)
+    return Partial(
+        header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
+    )
 
 
 def warm_up() -> None:

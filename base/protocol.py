@@ -14,6 +14,14 @@ Flows (see DESIGN.md):
 - ``failed``  ingest or analyzer -> broker -> sink: ``[header]``
 - ``ack``     sink -> broker -> ingest (PUB/SUB): ``[topic, header]``, where the
   topic is the ingest id so each ingest only hears about its own tracks.
+- ``receipt`` sink -> broker -> ingest, on the same channel as acks: the ``seq``
+  numbers of the chunks whose partial (or failure) the sink has received, and
+  the sink's instance id (a restarted sink has lost what it held).
+
+Version 2 added ``seq``: ingest numbers every chunk it sends (re-sends get a new
+number), analyzers copy it into their partial or failure, and the sink returns
+it in a receipt. A chunk is known lost when chunks sent after it have been
+received and it has not (see ``ingest/tracker.py``).
 
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
@@ -27,12 +35,15 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 1
+VERSION = 2
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
 KIND_FAILED = "failed"
 KIND_ACK = "ack"
+KIND_RECEIPT = "receipt"
+NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
+MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
 
 PCM_DTYPE = np.dtype("<f4")
 
@@ -88,6 +99,7 @@ class ChunkHeader:
     ``start`` is the index (in frames at ``sample_rate``) of the first sample
     the chunk *owns*; the PCM frame holds ``preroll`` frames of context before
     it and ``frames`` owned frames, ``(preroll + frames) x channels`` float32.
+    ``seq`` numbers this send of the chunk within its ingest (set when it is sent).
     """
 
     ref: TrackRef
@@ -99,6 +111,7 @@ class ChunkHeader:
     frames: int
     preroll: int
     dtype: str = PCM_DTYPE.str
+    seq: int = NO_SEQ
 
     @property
     def total_frames(self) -> int:
@@ -115,6 +128,7 @@ class Partial:
     sample_rate: int
     channels: int
     body: dict[str, Any] = field(repr=False)
+    seq: int = NO_SEQ  # the chunk's, copied by the analyzer
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,16 @@ class Failed:
 
     ref: TrackRef
     error: str
+    seq: int = NO_SEQ  # the chunk that failed, if a chunk did
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The sink has received the results of these chunk sends (``seq`` numbers of ``ingest``)."""
+
+    ingest: str
+    sink: str  # the sink's instance id, new at every start
+    seqs: list[int]
 
 
 @dataclass(frozen=True)
@@ -162,6 +186,10 @@ def encode_failed(failed: Failed) -> list[bytes]:
 
 def encode_ack(ack: Ack) -> list[bytes]:
     return [ack.ingest.encode(), _pack(KIND_ACK, asdict(ack))]
+
+
+def encode_receipt(receipt: Receipt) -> list[bytes]:
+    return [receipt.ingest.encode(), _pack(KIND_RECEIPT, asdict(receipt))]
 
 
 def preroll_frames(sample_rate: int, preroll_s: float = PREROLL_S) -> int:
@@ -259,7 +287,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK):
+    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT):
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
@@ -282,6 +310,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         frames=_get(msg, "frames", int),
         preroll=_get(msg, "preroll", int),
         dtype=_get(msg, "dtype", str),
+        seq=_get(msg, "seq", int),
     )
     if header.dtype != PCM_DTYPE.str:
         raise ProtocolError(f"unsupported dtype {header.dtype!r}")
@@ -311,11 +340,12 @@ def decode_partial(msg: dict[str, Any]) -> Partial:
         sample_rate=sr,
         channels=ch,
         body=_get(msg, "body", dict),
+        seq=_get(msg, "seq", int),
     )
 
 
 def decode_failed(msg: dict[str, Any]) -> Failed:
-    return Failed(ref=_track_ref(msg), error=_get(msg, "error", str))
+    return Failed(ref=_track_ref(msg), error=_get(msg, "error", str), seq=_get(msg, "seq", int))
 
 
 def decode_result(frames: list[Any]) -> Partial | Failed:
@@ -335,12 +365,18 @@ def decode_status(frame: Any) -> dict[str, Any]:
     return _unpack(frame)
 
 
-def decode_ack(frames: list[Any]) -> Ack:
+def decode_ack(frames: list[Any]) -> Ack | Receipt:
+    """A message of the acknowledgement channel: an ack (track committed) or a receipt."""
     if len(frames) != 2:
         raise ProtocolError(f"ack has {len(frames)} frames, expected 2")
     kind, msg = message_kind(frames[1:])
+    if kind == KIND_RECEIPT:
+        seqs = _get(msg, "seqs", list)
+        if len(seqs) > MAX_RECEIPT_SEQS or not all(type(n) is int for n in seqs):
+            raise ProtocolError("receipt seqs must be at most 10000 integers")
+        return Receipt(ingest=_get(msg, "ingest", str), sink=_get(msg, "sink", str), seqs=seqs)
     if kind != KIND_ACK:
-        raise ProtocolError(f"expected an ack, got {kind!r}")
+        raise ProtocolError(f"expected an ack or a receipt, got {kind!r}")
     return Ack(
         ingest=_get(msg, "ingest", str),
         track=_get(msg, "track", int),

@@ -31,7 +31,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from base.config import Endpoints, env_float, env_int
+from base.config import CHANNELS, Endpoints, env_float, env_int
 from base.protocol import DEFAULT_CHUNK_S, MAX_MESSAGE_BYTES, PCM_DTYPE, PREROLL_S
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ PREFETCH = 2
 # Partials, failures and acks are small (KBs); this bounds them by count.
 RESULT_HWM = 1000
 LOOPBACK_HOSTS = {"localhost", "::1", "[::1]"}
+# An idle tcp peer that stops answering is dropped after IDLE + INTERVAL x PROBES seconds (25 s).
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_PROBES = 10, 5, 3
 
 
 def chunk_seconds() -> float:
@@ -175,9 +177,18 @@ class Sockets:
         sock.sndhwm = sndhwm
         sock.rcvhwm = rcvhwm
         sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
-        # Find dead peers (a rebooted machine) instead of queueing to them forever.
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 5000)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
+        # Find dead peers (a host that vanished without closing its connections) with TCP
+        # keepalive, answered by the kernel. Not with ZeroMQ heartbeats: a ZMTP PONG travels
+        # in-band, so while a high-water mark holds a connection's input (every back-pressured
+        # chunk queue) the PONG is never read, the heartbeat times out, the connection is
+        # reset, and the message half-way through it is lost without a trace. That was the
+        # chunk a busy machine lost (reproduced: a slow PULL reader loses one message per
+        # heartbeat timeout); heartbeats with CurveZMQ also made PULL sockets report POLLIN
+        # with nothing to read.
+        sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, KEEPALIVE_IDLE_S)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, KEEPALIVE_INTERVAL_S)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, KEEPALIVE_PROBES)
         self.made.append(sock)
         return sock
 
@@ -197,6 +208,7 @@ class Sockets:
         if self.curve is not None:
             self._start_authenticator()
             public, secret = self.curve.server()
+            sock.zap_domain = channel.encode()  # names the channel in the allow-list's refusals
             sock.curve_server = True
             sock.curve_publickey = public
             sock.curve_secretkey = secret
@@ -227,9 +239,8 @@ class Sockets:
         assert self.curve is not None
         self.curve.server()  # fail early, with a clear message, on missing files
         # ZAP handler: every Curve handshake is checked against the allow-list.
-        self._auth = ThreadAuthenticator(self.ctx, log=RefusalLog(logging.getLogger("broker.auth")))
+        self._auth = AllowList(self.ctx, self.curve.authorized_dir)
         self._auth.start()
-        self._auth.configure_curve(domain="*", location=str(self.curve.authorized_dir))
 
     def close(self, linger_ms: int = 0) -> None:
         """Close every socket made here, dropping what is unsent after ``linger_ms``."""
@@ -241,20 +252,46 @@ class Sockets:
             self._auth = None
 
 
-class RefusalLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """zmq.auth reports a refused key at debug level; a refusal deserves a warning (the first 20, then
-    every 100th: a refused client keeps reconnecting)."""
+class AllowList(ThreadAuthenticator):
+    """The broker's ZAP handler: a CurveZMQ client gets in when its public key is one of the
+    files in ``authorized_clients/`` (read at start: revoking a key takes a broker restart).
 
-    refused = 0
+    Each bound socket's ZAP domain is its channel name, so a refusal is logged as a warning
+    with the channel, the peer's address and its key (the first 20, then every 100th: a
+    refused client keeps reconnecting).
+    """
 
-    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        text = str(msg) % args if args else str(msg)
-        if not text.startswith("DENIED"):
-            super().debug(msg, *args, **kwargs)
-            return
+    def __init__(self, ctx: zmq.Context[Any], authorized_dir: Path) -> None:
+        super().__init__(ctx, log=logging.getLogger("broker.auth"))
+        self.authorized_dir = authorized_dir
+        self.allowed = set(zmq.auth.load_certificates(authorized_dir))  # z85 public keys
+        self.refused = 0
+        self._address = "?"
+
+    def start(self) -> None:
+        super().start()
+        for channel in CHANNELS:
+            self.configure_curve_callback(domain=channel, credentials_provider=self)
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        # frames: version, request id, domain, address, identity, mechanism, credentials
+        self._address = msg[3].decode(errors="replace") if len(msg) > 3 else "?"
+        await super().handle_zap_message(msg)
+
+    def callback(self, domain: str, z85_key: bytes) -> bool:
+        if z85_key in self.allowed:
+            return True
         self.refused += 1
         if self.refused <= 20 or self.refused % 100 == 0:
-            self.warning("refused connection #%d: %s", self.refused, text)
+            log.warning(
+                "refused connection #%d: DENIED (CURVE) on %s from %s: client key %s is not in %s",
+                self.refused,
+                domain,
+                self._address,
+                z85_key.decode(errors="replace"),
+                self.authorized_dir,
+            )
+        return False
 
 
 def peer_address(frame: Any) -> str | None:

@@ -11,6 +11,13 @@ socket can take a message, (2) every message is checked against the protocol
 before it travels on (a malformed one is logged and dropped here, once), and
 (3) the loop can count what it forwards for ``fpstream status``. Frames are
 forwarded as received (``copy=False``): the PCM is never copied.
+
+Nothing here blocks, so SIGTERM is honoured within one poll (0.2 s) in every
+state: every receive is ``NOBLOCK`` (a CurveZMQ socket can report POLLIN with
+nothing to read), and a message the back socket cannot take at once (its last
+peer just left) is held, not dropped, until it can. The only messages dropped
+are malformed ones and an ack or receipt for an ingest whose queue is full;
+each drop is logged.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +54,57 @@ class Pipe:
     front: zmq.Socket[Any]
     back: zmq.Socket[Any]
     check: Callable[[list[zmq.Frame]], object]  # a protocol decoder: raises on a malformed message
+    drop_when_full: bool = False  # a full back queue drops the message (logged) instead of holding it
+    held: list[zmq.Frame] | None = None  # checked, waiting for the back socket to take it
+    held_what: object = None  # the decoded message, to name it if it has to be dropped
+
+
+# Monitor events: peers count once their handshake succeeded; a failed handshake is a refusal.
+PEER_EVENTS = (
+    zmq.EVENT_ACCEPTED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+HANDSHAKE_FAILURES = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+}
+
+
+def handshake_failure(event: int, value: int) -> str:
+    """Why a peer's handshake failed, in an operator's words."""
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return f"its key was refused (ZAP status {value})"
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "security mismatch: the peer has no CurveZMQ keys (set FPSTREAM_CURVE_DIR on its host)"
+    if value == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+        return "CurveZMQ handshake could not be decrypted: the peer has the wrong server.key"
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return f"ZMTP protocol error 0x{value:x} (not an fpstream peer?)"
+    return f"the peer left during the handshake ({os.strerror(value) if value else 'no detail'})"
+
+
+def address_of(fd: int) -> str | None:
+    """The remote address of a just-accepted tcp connection (best effort: it may be gone already)."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as s:
+            host, port = s.getpeername()[:2]
+            return f"{host}:{port}"
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+@dataclass
+class PeerWatch:
+    """One bound socket's monitor: connected peers, and who was refused."""
+
+    channel: str
+    addresses: dict[int, str | None]  # fd -> remote address, from EVENT_ACCEPTED
+    failed: str | None = None  # the reason of the handshake failure just reported
 
 
 class Broker:
@@ -63,15 +122,17 @@ class Broker:
             "acks_out": sockets.bind(zmq.XPUB, "acks_out"),
             "status": sockets.bind(zmq.REP, "status"),
         }
+        # A full ingest queue makes the send fail (and be logged) instead of vanishing silently.
+        bound["acks_out"].setsockopt(zmq.XPUB_NODROP, 1)
         self.bound = bound
         self.pipes = [
             Pipe("chunks_in", bound["chunks_in"], bound["chunks_out"], protocol.decode_chunk),
             Pipe("results_in", bound["results_in"], bound["results_out"], protocol.decode_result),
-            Pipe("acks_in", bound["acks_in"], bound["acks_out"], protocol.decode_ack),
+            Pipe("acks_in", bound["acks_in"], bound["acks_out"], protocol.decode_ack, drop_when_full=True),
         ]
-        # Socket monitors count connected peers per channel, for `fpstream status`.
-        events = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
-        self.monitors = {bound[c].get_monitor_socket(events): c for c in bound}
+        # Socket monitors count connected peers per channel, for `fpstream status`, and see refusals.
+        self.monitors = {bound[c].get_monitor_socket(PEER_EVENTS): PeerWatch(c, {}) for c in bound}
+        self.refusals = 0
         self.stopping = False
 
     def run(self) -> None:
@@ -82,7 +143,7 @@ class Broker:
             for pipe in self.pipes:
                 # Read a front socket only while its back socket can take the message:
                 # back-pressure travels upstream instead of blocking this loop.
-                if pipe.back.get(zmq.EVENTS) & zmq.POLLOUT:
+                if pipe.held is None and pipe.back.get(zmq.EVENTS) & zmq.POLLOUT:
                     wanted[pipe.front] = wanted.get(pipe.front, 0) | zmq.POLLIN
                 else:
                     wanted[pipe.back] = wanted.get(pipe.back, 0) | zmq.POLLOUT
@@ -92,50 +153,101 @@ class Broker:
                 poller.register(sock, flags)
             ready = dict(poller.poll(200))
             for pipe in self.pipes:
-                if ready.get(pipe.front, 0) & zmq.POLLIN:
+                if ready.get(pipe.front, 0) & zmq.POLLIN or ready.get(pipe.back, 0) & zmq.POLLOUT:
                     self.forward(pipe)
             if ready.get(self.bound["acks_out"], 0) & zmq.POLLIN:
                 self.forward_subscriptions()
             if ready.get(self.bound["status"], 0) & zmq.POLLIN:
                 self.answer_status()
-            for mon, channel in self.monitors.items():
+            for mon, watch in self.monitors.items():
                 if ready.get(mon, 0) & zmq.POLLIN:
-                    self.count_peer(mon, channel)
+                    self.watch_peers(mon, watch)
 
     def forward(self, pipe: Pipe) -> None:
         for _ in range(BATCH):
-            if not (pipe.front.get(zmq.EVENTS) & zmq.POLLIN and pipe.back.get(zmq.EVENTS) & zmq.POLLOUT):
+            if pipe.held is None:
+                try:
+                    frames = pipe.front.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    return  # POLLIN with nothing to read (a CurveZMQ handshake reports one)
+                try:
+                    pipe.held_what = pipe.check(frames)
+                except Exception as exc:  # ProtocolError, or anything a hostile message provokes
+                    self.counters.dropped[pipe.channel] += 1
+                    self.drop(pipe.channel, exc, frames)
+                    continue
+                pipe.held = frames
+            if not self.send_held(pipe):
                 return
-            frames = pipe.front.recv_multipart(copy=False)
-            try:
-                pipe.check(frames)
-            except Exception as exc:  # ProtocolError, or anything a hostile message provokes
-                self.counters.dropped[pipe.channel] += 1
-                self.drop(pipe.channel, exc, frames)
-                continue
-            pipe.back.send_multipart(frames, copy=False)
+
+    def send_held(self, pipe: Pipe) -> bool:
+        """Pass the held message on; False when the back socket cannot take it now."""
+        assert pipe.held is not None
+        try:
+            pipe.back.send_multipart(pipe.held, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            if not pipe.drop_when_full:
+                return False  # its peers just left: keep it until one is back
+            self.counters.dropped[pipe.channel] += 1
+            log.warning("dropped %s: the ingest's queue is full (is it reading?)", describe(pipe.held_what))
+        else:
             self.counters.forwarded[pipe.channel] += 1
+        pipe.held = pipe.held_what = None
+        return True
 
     def forward_subscriptions(self) -> None:
         xpub, xsub = self.bound["acks_out"], self.bound["acks_in"]
-        while xpub.get(zmq.EVENTS) & zmq.POLLIN:
-            xsub.send_multipart(xpub.recv_multipart(copy=False), copy=False)
+        while True:
+            try:
+                xsub.send_multipart(xpub.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
+            except zmq.Again:
+                return
 
     def answer_status(self) -> None:
         rep = self.bound["status"]
-        rep.recv_multipart()  # any request gets the counters
+        try:
+            rep.recv_multipart(zmq.NOBLOCK)  # any request gets the counters
+        except zmq.Again:
+            return
         snapshot = self.counters.snapshot(
             os.getpid(), self.sockets.endpoints.base, self.sockets.curve is not None
         )
-        rep.send(protocol.encode_status(snapshot))
+        rep.send(protocol.encode_status(snapshot), zmq.NOBLOCK)
 
-    def count_peer(self, mon: zmq.Socket[Any], channel: str) -> None:
-        while mon.get(zmq.EVENTS) & zmq.POLLIN:
-            event = recv_monitor_message(mon)["event"]
-            self.counters.peers[channel] += 1 if event == zmq.EVENT_ACCEPTED else -1
-            if channel == "results_out" and event == zmq.EVENT_ACCEPTED and self.counters.peers[channel] > 1:
-                # PUSH would split each track's partials between the sinks: neither could finish it
-                log.warning("%d sinks are connected; run exactly one", self.counters.peers[channel])
+    def watch_peers(self, mon: zmq.Socket[Any], watch: PeerWatch) -> None:
+        channel = watch.channel
+        while True:
+            try:
+                msg = recv_monitor_message(mon, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            event, value = msg["event"], msg["value"]
+            if event == zmq.EVENT_ACCEPTED:
+                watch.addresses[value] = address_of(value) if not self.sockets.endpoints.is_ipc else None
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.counters.peers[channel] += 1
+                if channel == "results_out" and self.counters.peers[channel] > 1:
+                    # PUSH would split each track's partials between the sinks: neither could finish it
+                    log.warning("%d sinks are connected; run exactly one", self.counters.peers[channel])
+            elif event in HANDSHAKE_FAILURES:
+                watch.failed = handshake_failure(event, value)
+            elif event == zmq.EVENT_DISCONNECTED:
+                # libzmq reports a failed handshake's disconnect right after the failure itself
+                address = watch.addresses.pop(value, None)
+                if watch.failed is None:
+                    self.counters.peers[channel] -= 1
+                    continue
+                reason, watch.failed = watch.failed, None
+                if "ZAP" in reason:
+                    continue  # the allow-list logged it, with the key
+                self.refusals += 1
+                if self.refusals <= 20 or self.refusals % 100 == 0:
+                    log.warning(
+                        "refused connection on %s%s: %s",
+                        channel,
+                        f" from {address}" if address else "",
+                        reason,
+                    )
 
     def close(self) -> None:
         for sock in self.bound.values():
@@ -143,6 +255,15 @@ class Broker:
         for mon in self.monitors:
             mon.close(linger=0)
         self.sockets.close(linger_ms=0)
+
+
+def describe(message: object) -> str:
+    """A message named by its track (and chunk), for a log line."""
+    if isinstance(message, protocol.Ack):
+        return f"ack of track {message.track} ({message.path}) for ingest {message.ingest}"
+    if isinstance(message, protocol.Receipt):
+        return f"receipt of {len(message.seqs)} chunks for ingest {message.ingest}"
+    return type(message).__name__
 
 
 def refuse_second_broker(endpoints: Endpoints) -> None:

@@ -2,7 +2,7 @@
 
 A REQ sends any single frame; the broker's REP answers one msgpack map::
 
-    {"v": 1, "pid": int, "endpoint": str, "curve": bool, "uptime_s": float,
+    {"v": protocol.VERSION, "pid": int, "endpoint": str, "curve": bool, "uptime_s": float,
      "forwarded": {channel: messages}, "dropped": {channel: messages},
      "peers": {channel: connected peers}}
 

@@ -9,6 +9,12 @@ can take the previous one, so memory is one chunk plus the socket queues
 (sized by FPSTREAM_QUEUE_MB) and acks are heard between any two chunks. At
 most FPSTREAM_MAX_IN_FLIGHT tracks are unacknowledged at once.
 
+Every chunk send is numbered (``seq``); the sink's receipts come back on the ack
+channel and ``ingest.tracker`` decides which chunk is lost. A lost chunk is
+decoded again on its own (``iter_chunks(first=index)`` seeks) and sent before
+anything new. A send that the socket refuses (``zmq.Again``) is kept and tried
+again, never dropped.
+
 ``main(argv)`` is also what ``fpstream feed`` runs.
 """
 
@@ -23,7 +29,8 @@ import sys
 import time
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +44,7 @@ from ingest.decode import DecodeError, file_identity, iter_chunks
 from ingest.paths import PathReader, SeenPaths, row_path
 from ingest.progress import Progress
 from ingest.skip import PreviousRun
-from ingest.tracker import Track, Tracker
+from ingest.tracker import Resend, Track, Tracker
 
 log = logging.getLogger("ingest")
 
@@ -64,6 +71,9 @@ class Settings:
     ack_timeout_per_audio_s: float
     retries: int
     progress_s: float
+    reorder_s: float
+    tail_s: float
+    commit_s: float
 
     @classmethod
     def from_env(cls, args: argparse.Namespace) -> Settings:
@@ -77,6 +87,9 @@ class Settings:
             ack_timeout_per_audio_s=env_float("FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S", 2.0),
             retries=env_int("FPSTREAM_RETRIES", 3),
             progress_s=env_float("FPSTREAM_PROGRESS_S", 2.0),
+            reorder_s=env_float("FPSTREAM_REORDER_S", 3.0),
+            tail_s=env_float("FPSTREAM_TAIL_S", 10.0),
+            commit_s=env_float("FPSTREAM_COMMIT_WAIT_S", 10.0),
         )
         if settings.max_in_flight < 1 or settings.retries < 0 or settings.ack_timeout_s <= 0:
             raise SystemExit("FPSTREAM_MAX_IN_FLIGHT >= 1, FPSTREAM_RETRIES >= 0, FPSTREAM_ACK_TIMEOUT_S > 0")
@@ -90,7 +103,16 @@ class Sending:
     track: Track
     chunks: Generator[tuple[ChunkHeader, np.ndarray], None, None]
     header: ChunkHeader | None = None
-    frames: list[Any] | None = None
+    pcm: np.ndarray | None = None  # the next chunk, decoded, not yet sent
+
+
+@dataclass
+class Outgoing:
+    """A chunk message numbered and encoded, kept until the socket takes it."""
+
+    track: Track
+    header: ChunkHeader
+    frames: list[Any]
 
 
 class Ingest:
@@ -108,8 +130,16 @@ class Ingest:
         self.previous = previous
         self.seen = SeenPaths()
         self.waiting: deque[str] = deque()  # read, not yet looked at
-        self.tracker = Tracker(settings.ack_timeout_s, settings.ack_timeout_per_audio_s, settings.retries)
+        self.tracker = Tracker(
+            settings.ack_timeout_s,
+            settings.ack_timeout_per_audio_s,
+            settings.retries,
+            reorder_s=settings.reorder_s,
+            tail_s=settings.tail_s,
+            commit_s=settings.commit_s,
+        )
         self.sending: Sending | None = None
+        self.outgoing: Outgoing | None = None  # refused once by the socket (zmq.Again): sent next
         self.outbox: deque[list[bytes]] = deque()  # Failed messages for results_in
         self.progress = Progress(sys.stderr, settings.progress_s)
         self.drop = logs.DropReport(log)
@@ -130,17 +160,25 @@ class Ingest:
                 self.start_next(now)
             if self.finished():
                 break
-            poller.register(self.chunks, zmq.POLLOUT if self.sending and self.sending.frames else 0)
+            to_send = (
+                self.outgoing or self.tracker.chunk_resend or (self.sending and self.sending.pcm is not None)
+            )
+            poller.register(self.chunks, zmq.POLLOUT if to_send else 0)
             poller.register(self.results, zmq.POLLOUT if self.outbox else 0)
             busy = self.sending is None and self.waiting and len(self.tracker.in_flight) < self.max_in_flight
             ready = dict(poller.poll(0 if busy else 100))
             if ready.get(self.chunks, 0) & zmq.POLLOUT:
                 self.send_chunk()
             if ready.get(self.results, 0) & zmq.POLLOUT:
-                self.results.send_multipart(self.outbox.popleft(), flags=zmq.NOBLOCK)
+                try:
+                    self.results.send_multipart(self.outbox[0], flags=zmq.NOBLOCK)
+                    self.outbox.popleft()
+                except zmq.Again:
+                    pass  # the broker left between the poll and the send: kept for the next turn
             if ready.get(self.acks, 0) & zmq.POLLIN:
                 self.receive_acks()
             now = time.monotonic()
+            self.tracker.chunks_due(now)
             for track in self.tracker.expire(now):
                 log.error(
                     "%s: no acknowledgement after %d sends; is the sink running?", track.path, track.attempt
@@ -167,6 +205,7 @@ class Ingest:
             self.reader.eof
             and not self.waiting
             and self.sending is None
+            and self.outgoing is None
             and not self.outbox
             and not self.tracker.in_flight
         )
@@ -219,6 +258,7 @@ class Ingest:
         if track.error is not None:
             self.send_failed(track)
             return
+        self.tracker.restart(track)
         chunks = iter_chunks(track.path, track.ref(self.id), self.settings.chunk_s)
         self.sending = Sending(track, chunks)
         self.next_chunk()
@@ -240,22 +280,63 @@ class Ingest:
                 f"({self.max_message >> 20}); lower FPSTREAM_CHUNK_S"
             )
             return
-        s.frames = protocol.encode_chunk(s.header, pcm)
+        s.pcm = pcm
 
     def send_chunk(self) -> None:
-        assert (
-            self.sending is not None and self.sending.frames is not None and self.sending.header is not None
-        )
-        s = self.sending
-        self.chunks.send_multipart(s.frames, copy=False, flags=zmq.NOBLOCK)  # the PCM is not copied
-        s.frames = None
-        h = s.header
-        if h.last:
-            s.track.duration_s = (h.start + h.frames) / h.sample_rate
-            self.tracker.sent(s.track, time.monotonic())
-            self.sending = None
-        else:
-            self.next_chunk()
+        """Send one chunk: a refused one first, then a lost one again, then the next of the track."""
+        if self.outgoing is None:
+            self.outgoing = self.resend_chunk() if self.tracker.chunk_resend else None
+        if self.outgoing is None and self.sending is not None and self.sending.pcm is not None:
+            s = self.sending
+            assert s.header is not None
+            self.outgoing = self.numbered(s.track, s.header, s.pcm)
+            s.pcm = None
+            if s.header.last:
+                s.track.duration_s = (s.header.start + s.header.frames) / s.header.sample_rate
+                self.tracker.sent(s.track, time.monotonic())
+                self.sending = None
+            else:
+                self.next_chunk()
+        out = self.outgoing
+        if out is None:
+            return
+        try:
+            self.chunks.send_multipart(out.frames, copy=False, flags=zmq.NOBLOCK)  # the PCM is not copied
+        except zmq.Again:
+            return  # the broker left between the poll and the send: kept, sent first when it is back
+        self.outgoing = None
+        h = out.header
+        self.tracker.chunk_sent(out.track, h.index, h.seq, h.last, time.monotonic())
+
+    def numbered(self, track: Track, header: ChunkHeader, pcm: np.ndarray) -> Outgoing:
+        header = replace(header, seq=self.tracker.chunk_seq())
+        return Outgoing(track, header, protocol.encode_chunk(header, pcm))
+
+    def resend_chunk(self) -> Outgoing | None:
+        """Decode one lost chunk again (seeking to it) and number it; None if that is no longer wanted."""
+        resend: Resend = self.tracker.chunk_resend.popleft()
+        track = resend.track
+        if self.tracker.in_flight.get(track.seq) is not track or track.error is not None:
+            return None  # acknowledged, failed or restarted meanwhile
+        if track.deadline is None and (self.sending is None or self.sending.track is not track):
+            return None  # the whole track is queued to be sent again
+        try:
+            changed = file_identity(track.path) != (track.size, track.mtime_ns)
+            if not changed:
+                chunks = iter_chunks(
+                    track.path, track.ref(self.id), self.settings.chunk_s, first=resend.index
+                )
+                with closing(chunks):
+                    header, pcm = next(chunks)
+        except (DecodeError, StopIteration):
+            changed = True
+        if changed:  # the whole track again, with the file as it is now
+            log.info("%s: changed or unreadable since it was sent; sending it again", track.path)
+            track.deadline = None
+            self.tracker.resend.append(track)
+            return None
+        log.info("re-sending chunk %d of %s (track %d): %s", resend.index, track.path, track.seq, resend.why)
+        return self.numbered(track, header, pcm)
 
     def fail_sending(self, error: str) -> None:
         assert self.sending is not None
@@ -274,14 +355,20 @@ class Ingest:
     # ------------------------------------------------------------ acks
 
     def receive_acks(self) -> None:
-        while self.acks.get(zmq.EVENTS) & zmq.POLLIN:
-            frames = self.acks.recv_multipart(copy=False)
+        while True:
+            try:
+                frames = self.acks.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return  # drained, or POLLIN with nothing to read (CurveZMQ handshakes)
             try:
                 ack = protocol.decode_ack(frames)
             except Exception as exc:
                 self.drop("acks_out", exc, frames)
                 continue
             if ack.ingest != self.id:
+                continue
+            if isinstance(ack, protocol.Receipt):
+                self.tracker.receipt(ack.sink, ack.seqs, time.monotonic())
                 continue
             track = self.tracker.acked(ack.track)
             if track is None:
@@ -303,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         "finished files), FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
         "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_CHUNK_S (10), FPSTREAM_MAX_IN_FLIGHT (16), "
         "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
-        "of audio), FPSTREAM_RETRIES (3), FPSTREAM_PROGRESS_S (2), FPSTREAM_QUEUE_MB (64), "
+        "of audio), FPSTREAM_RETRIES (3), FPSTREAM_REORDER_S (3), FPSTREAM_TAIL_S (10), "
+        "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2), "
+        "FPSTREAM_QUEUE_MB (64), "
         "FPSTREAM_CURVE_DIR, FPSTREAM_LOG_LEVEL. See README.md.",
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")

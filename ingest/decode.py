@@ -38,20 +38,28 @@ def file_identity(path: str) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+# Containers whose seek lands on the exact sample (uncompressed PCM, and FLAC's sample-accurate
+# seek table search): a re-sent chunk seeks there. Other formats decode from the start and skip.
+EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "AU", "W64", "RF64", "CAF", "RAW", "FLAC"})
+
+
 def iter_chunks(
     path: str,
     ref: TrackRef,
     chunk_s: float = DEFAULT_CHUNK_S,
     preroll_s: float = PREROLL_S,
+    first: int = 0,
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
-    """Yield ``(header, pcm)`` for each chunk of ``path``; ``pcm`` is ``(preroll+frames, ch)``.
+    """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
+    ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
+    re-sent alone).
 
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
     that surprises libsndfile, or a bug here, is still just a failed row.
     """
     try:
-        yield from _chunks(path, ref, chunk_s, preroll_s)
+        yield from _chunks(path, ref, chunk_s, preroll_s, first)
     except DecodeError:
         raise
     except Exception as exc:
@@ -59,7 +67,7 @@ def iter_chunks(
 
 
 def _chunks(
-    path: str, ref: TrackRef, chunk_s: float, preroll_s: float
+    path: str, ref: TrackRef, chunk_s: float, preroll_s: float, first: int = 0
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
@@ -77,6 +85,16 @@ def _chunks(
         preroll_max = preroll_frames(sr, preroll_s)
         tail = np.zeros((0, ch), dtype=PCM_DTYPE)
         start, index = 0, 0
+        if first > 0 and f.seekable() and f.format in EXACT_SEEK_FORMATS:
+            start, index = first * chunk, first
+            pre = min(start, preroll_max)
+            try:
+                f.seek(start - pre)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise DecodeError(f"cannot seek to chunk {first}: {_describe(exc)}") from None
+            tail = _read(f, pre, start - pre)
+            if len(tail) < pre:
+                raise DecodeError(f"chunk {first} is beyond the end of the file")
         block = _read(f, chunk, start)
         while True:
             nxt = _read(f, chunk, start + len(block)) if len(block) == chunk else None
@@ -94,8 +112,11 @@ def _chunks(
                 frames=len(block),
                 preroll=len(tail),
             )
-            yield header, pcm
+            if index >= first:
+                yield header, pcm
             if last:
+                if index < first:
+                    raise DecodeError(f"chunk {first} is beyond the end of the file")
                 return
             tail = pcm[max(0, len(pcm) - preroll_max) :].copy()
             start += len(block)

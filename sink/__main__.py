@@ -7,6 +7,12 @@ committed, so an acknowledged track is on disk. Fingerprinting (tempo and
 beat tracking, ~10-50 ms a track) runs in a thread pool, off the event loop;
 its kernels release the GIL. Commits happen every ``FPSTREAM_BATCH_ROWS`` rows
 or ``FPSTREAM_BATCH_MS`` milliseconds, whichever comes first.
+
+Receipts: after each batch of received messages, the sink tells each ingest
+which of its chunk sends (``seq``) it now holds, on the ack channel, with this
+sink's instance id. Ingest uses them to re-send a lost chunk within seconds
+(``ingest/tracker.py``); a new instance id tells it that what the previous sink
+held but had not committed is gone. Every receive is ``NOBLOCK``.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import signal
 import sys
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,7 +41,7 @@ from sink.assembler import Assembler, Complete, Decision, Reack, fingerprint_row
 log = logging.getLogger("sink")
 
 RECEIVE_BATCH = 500  # messages handled before the loop checks whether a commit is due
-SHUTDOWN_GRACE_S = 3.0  # how long SIGTERM waits for fingerprints already being computed
+SHUTDOWN_GRACE_S = 1.0  # how long SIGTERM waits for fingerprints already being computed
 GIVE_UP_AFTER_S = 60.0  # a database that refuses writes this long stops the sink (and the stack)
 STATUS, ERROR = store.COLUMNS.index("status"), store.COLUMNS.index("error")  # in a stored row
 
@@ -61,15 +69,20 @@ class Sink:
         self.failing_since: float | None = None
         self.fingerprinting: set[asyncio.Task[None]] = set()
         self.committed = {"done": 0, "failed": 0}
+        self.instance = secrets.token_hex(8)
+        self.receipts: defaultdict[str, list[int]] = defaultdict(list)  # ingest id -> seqs received
 
     async def run(self, stop: asyncio.Event) -> None:
         next_eviction = time.monotonic() + 5
         while not stop.is_set():
             if await self.results.poll(self.ms_until_commit(), zmq.POLLIN):
                 for _ in range(RECEIVE_BATCH):
-                    if not self.results.get(zmq.EVENTS) & zmq.POLLIN:
-                        break
-                    await self.handle(await self.results.recv_multipart(copy=False))
+                    try:
+                        frames = await self.results.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break  # drained, or POLLIN with nothing to read (CurveZMQ handshakes)
+                    await self.handle(frames)
+                await self.send_receipts()
             if self.commit_due():
                 await self.commit()
             if time.monotonic() > next_eviction:
@@ -88,6 +101,8 @@ class Sink:
         except Exception as exc:  # ProtocolError, or anything a hostile message provokes
             self.drop("results_out", exc, frames)
             return
+        if result.seq >= 0:
+            self.receipts[result.ref.ingest].append(result.seq)
         if isinstance(decision, Complete):
             task = asyncio.create_task(self.fingerprint(decision))
             self.fingerprinting.add(task)
@@ -144,6 +159,14 @@ class Sink:
     async def publish(self, ack: protocol.Ack) -> None:
         await self.acks.send_multipart(protocol.encode_ack(ack))
 
+    async def send_receipts(self) -> None:
+        """Tell each ingest which of its chunk sends arrived since the last receipts."""
+        receipts, self.receipts = self.receipts, defaultdict(list)
+        for ingest, seqs in receipts.items():
+            for i in range(0, len(seqs), protocol.MAX_RECEIPT_SEQS):
+                receipt = protocol.Receipt(ingest, self.instance, seqs[i : i + protocol.MAX_RECEIPT_SEQS])
+                await self.acks.send_multipart(protocol.encode_receipt(receipt))
+
     async def shutdown(self) -> None:
         """Finish the fingerprints in progress (briefly), commit everything, acknowledge it."""
         if self.fingerprinting:
@@ -167,7 +190,7 @@ async def serve() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("ready: writing %s, pulling from %s", path, sockets.endpoints.base)
+    log.info("ready: writing %s, pulling from %s (instance %s)", path, sockets.endpoints.base, sink.instance)
     try:
         await sink.run(stop)
         log.info("shutting down")

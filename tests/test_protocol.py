@@ -105,7 +105,7 @@ CHUNK = protocol.encode_chunk(*chunk())
         ([repack(CHUNK, channels=0), b""], "channels 0 out of range"),
         ([repack(CHUNK, dtype="<f8"), b""], "unsupported dtype"),
         ([repack(CHUNK, preroll=40_000), b""], "preroll reaches before"),
-        ([msgpack.packb({"v": 1, "kind": "chunk", "ref": "x"}), b""], "field"),
+        ([msgpack.packb({"v": protocol.VERSION, "kind": "chunk", "ref": "x"}), b""], "field"),
     ],
 )
 def test_malformed_chunks_are_refused_with_a_reason(frames: list[bytes], reason: str) -> None:
