@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import time
 from typing import Any
 
@@ -199,4 +198,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    logs.exit_now(main())

@@ -205,8 +205,8 @@ class Tracker:
             if sent.fast_resends >= MAX_FAST_RESENDS or sent.track.error is not None:
                 continue
             sent.fast_resends += 1
-            self._take(sent)
             age = now - sent.overtaken_at
+            self._take(sent)
             self.chunk_resend.append(
                 Resend(sent.track, sent.index, f"chunks sent after it arrived {age:.1f} s ago, it did not")
             )

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import secrets
 import signal
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -227,4 +226,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    logs.exit_now(main())
