@@ -63,10 +63,15 @@ def query_status(
     try:
         req = sockets.connect(zmq.REQ, "status")
         req.send(b"status")
-        if not req.poll(int(timeout_s * 1000)):
-            return None
-        # a broker of another protocol version raises ProtocolError, saying which
-        return protocol.decode_status(req.recv(copy=False))
+        deadline = time.monotonic() + timeout_s
+        while (left_ms := int((deadline - time.monotonic()) * 1000)) > 0 and req.poll(left_ms):
+            try:
+                answer = req.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                continue  # POLLIN with nothing to read (a CurveZMQ handshake reports one)
+            # a broker of another protocol version raises ProtocolError, saying which
+            return protocol.decode_status(answer)
+        return None
     finally:
         sockets.close(linger_ms=0)
         ctx.term()
