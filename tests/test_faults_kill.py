@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.stack_harness import Stack, write_audio
 
@@ -148,3 +149,49 @@ def test_sigterm_stops_every_process_within_seconds_and_keeps_commits(tmp_path: 
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM tracks WHERE status = 'done'").fetchone()[0] >= 1
         conn.close()
+
+
+def timed_feed(stack: Stack, files: list[Path], *args: str, during: Any = None) -> tuple[float, str]:
+    """Run ingest on ``files`` to the end; ``during(stack)`` runs while it works. Returns (seconds, log)."""
+    t0 = time.monotonic()
+    ingest = stack.start_ingest(files, *args)
+    if during is not None:
+        during(stack)
+    assert ingest.wait(600) == 0, stack.all_logs()
+    return time.monotonic() - t0, ingest.log()
+
+
+def test_analyzer_killed_with_long_tracks_in_flight_costs_seconds_not_an_ack_timeout(tmp_path: Path) -> None:
+    """4-6 minute tracks wait 30 s + 2 s x duration (8-13 minutes) for their ack; losing the chunks an
+    analyzer held must cost seconds. Fair baseline: the same files with one analyzer from the start."""
+    music = tmp_path / "music"
+    music.mkdir()
+    minutes = (4, 6)
+    files = [
+        write_audio(music / f"long {m} min.wav", 60.0 * m, sr=22_050, channels=1, seed=m) for m in minutes
+    ]
+    with Stack(tmp_path) as stack:  # default settings: chunks of 10 s, the long ack timeout
+        stack.start(analyzers=1)
+        baseline, _ = timed_feed(stack, files)
+        victim = stack.start_analyzers(1)[0]
+        stack.wait_connected({"chunks_out": 2})
+        results_before = stack.status()["forwarded"]["results_in"]
+
+        def kill_mid_run(stack: Stack) -> None:
+            deadline = time.monotonic() + 120
+            while stack.status()["forwarded"]["results_in"] < results_before + 8:  # both are at work
+                assert time.monotonic() < deadline, stack.all_logs()
+                time.sleep(0.05)
+            victim.signal(signal.SIGKILL)
+
+        killed, log = timed_feed(stack, files, "--force", during=kill_mid_run)
+        assert victim.popen.wait(10) == -signal.SIGKILL
+        assert "re-sending chunk" in log, log  # the kill lost queued chunks ...
+        assert "re-sending audio" not in log, log  # ... and only those were sent again
+        rows = stack.rows()
+        assert sorted(rows) == sorted(map(str, files))
+        assert all(r["status"] == "done" for r in rows.values())
+        stack.stop()
+        assert committed_by_sink(stack.sink.log()) == 2 * len(files), stack.all_logs()  # each run once
+    print(f"\n{sum(minutes)} min of audio: 1 analyzer {baseline:.1f} s; 2, one killed mid-run {killed:.1f} s")
+    assert killed <= baseline + 20.0
