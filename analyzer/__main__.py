@@ -49,6 +49,7 @@ class Abandon(Exception):
 class Analyzer:
     def __init__(self, sockets: Sockets, idle_warn_s: float) -> None:
         self.endpoint = sockets.endpoints["chunks_out"]
+        self.has_keys = sockets.curve is not None
         self.chunks = sockets.connect(zmq.PULL, "chunks_out", rcvhwm=PREFETCH)
         self.results = sockets.connect(zmq.PUSH, "results_in", sndhwm=RESULT_HWM)
         self.link = self.chunks.get_monitor_socket(LINK_EVENTS)
@@ -109,7 +110,7 @@ class Analyzer:
                         "the broker at %s refused this analyzer (#%d): %s",
                         self.endpoint,
                         self.refusals,
-                        refusal_reason(kind, event["value"]),
+                        refusal_reason(kind, event["value"], self.has_keys),
                     )
 
     def warn_if_idle(self) -> None:
@@ -149,11 +150,13 @@ class Analyzer:
                 return
 
 
-def refusal_reason(event: int, value: int) -> str:
+def refusal_reason(event: int, value: int, has_keys: bool) -> str:
     if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
         return "this host's key is not on the broker's allow-list (authorized_clients/)"
+    if not has_keys:
+        return "security mismatch: the broker requires CurveZMQ keys, this host has none (FPSTREAM_CURVE_DIR)"
     if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-        return "security mismatch: the broker uses CurveZMQ and this host has no keys, or the other way round"
+        return "security mismatch: this host has CurveZMQ keys and the broker does not use them"
     return "handshake failed: wrong server.key in FPSTREAM_CURVE_DIR, or not an fpstream broker"
 
 

@@ -99,13 +99,21 @@ class Stack:
 
     # ------------------------------------------------------------ processes
 
-    def spawn(self, module: str, *args: str, env: dict[str, str] | None = None, stdin: Any = None) -> Proc:
+    def spawn(
+        self,
+        module: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Any = None,
+        prefix: list[str] | None = None,
+    ) -> Proc:
+        """``python -m module args``, after ``prefix`` (e.g. ``ip netns exec NS``: it execs, same pid)."""
         n = self._count[module] = self._count.get(module, 0) + 1
         name = f"{module}.{n}"
         log_path = self.logs / f"{name}.log"
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", module, *args],
+                [*(prefix or []), sys.executable, "-m", module, *args],
                 cwd=self.workdir,
                 env={**self.env, **(env or {})},
                 stdin=stdin if stdin is not None else subprocess.DEVNULL,
