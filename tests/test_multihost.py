@@ -92,7 +92,11 @@ def keygen(key_dir: Path, client: str | None = None) -> None:
     """The README's commands: `python -m broker keygen DIR [--client NAME]`."""
     extra = ["--client", client] if client else []
     subprocess.run(
-        [sys.executable, "-m", "broker", "keygen", str(key_dir), *extra], cwd=ROOT, check=True, timeout=60
+        [sys.executable, "-m", "broker", "keygen", str(key_dir), *extra],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
     )
 
 
