@@ -42,8 +42,9 @@ LINK_EVENTS = (
 )
 
 
-class Abandon(Exception):
-    """Raised by SIGTERM while a chunk is being analysed: stop now, the chunk will be re-sent."""
+class Abandon(BaseException):
+    """Raised by SIGTERM while a chunk is being analysed: stop now, the chunk will be re-sent.
+    (Not an Exception: the DSP's catch-all turns exceptions into a failed track.)"""
 
 
 class Analyzer:
@@ -56,8 +57,8 @@ class Analyzer:
         self.connected = False
         self.refusals = 0
         self.idle_warn_s = idle_warn_s
-        self.last_work = time.monotonic()
-        self.next_idle_warning = self.last_work + idle_warn_s
+        self.last_work = self.disconnected_since = time.monotonic()
+        self.next_idle_warning = 0.0
         self.drop = logs.DropReport(log)
         self.stopping = False
         self.busy = False
@@ -102,6 +103,8 @@ class Analyzer:
                     log.info("connected to %s", self.endpoint)
                 self.connected = True
             elif kind == zmq.EVENT_DISCONNECTED:
+                if self.connected:
+                    self.disconnected_since = time.monotonic()
                 self.connected = False
             else:
                 self.refusals += 1
@@ -115,7 +118,8 @@ class Analyzer:
 
     def warn_if_idle(self) -> None:
         now = time.monotonic()
-        if self.connected or now < self.next_idle_warning:
+        idle_since = max(self.last_work, self.disconnected_since)
+        if self.connected or now - idle_since < self.idle_warn_s or now < self.next_idle_warning:
             return
         self.next_idle_warning = now + self.idle_warn_s
         log.warning(

@@ -190,7 +190,9 @@ class Broker:
             self.counters.dropped[pipe.channel] += 1
             log.warning("dropped %s: the ingest's queue is full (is it reading?)", describe(pipe.held_what))
         else:
-            self.counters.forwarded[pipe.channel] += 1
+            # receipts share the ack channel; "acks_in" counts acks only (commits, for the rate)
+            receipt = isinstance(pipe.held_what, protocol.Receipt)
+            self.counters.forwarded["receipts" if receipt else pipe.channel] += 1
         pipe.held = pipe.held_what = None
         return True
 

@@ -7,7 +7,9 @@ A REQ sends any single frame; the broker's REP answers one msgpack map::
      "peers": {channel: connected peers}}
 
 ``forwarded``/``dropped`` count messages received on ``chunks_in``,
-``results_in`` and ``acks_in`` (dropped = malformed); ``peers`` counts live
+``results_in`` and ``acks_in`` (dropped = malformed, or an ack for a full
+ingest queue); ``forwarded["receipts"]`` counts the sink's receipts, which
+share the ack channel, so ``acks_in`` counts commits only; ``peers`` counts live
 connections per bound channel (``chunks_in`` = ingests, ``chunks_out`` =
 analyzers, ``results_out`` = sinks, ``acks_out`` = ingests hearing acks).
 """
