@@ -84,7 +84,8 @@ def handshake_failure(event: int, value: int) -> str:
         return "CurveZMQ handshake could not be decrypted: the peer has the wrong server.key"
     if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
         return f"ZMTP protocol error 0x{value:x} (not an fpstream peer?)"
-    return f"the peer left during the handshake ({os.strerror(value) if value else 'no detail'})"
+    detail = os.strerror(value) if value else "no detail"
+    return f"the peer left during the handshake ({detail}): no CurveZMQ keys, or the wrong server.key?"
 
 
 def address_of(fd: int) -> str | None:

@@ -250,7 +250,8 @@ def test_three_hosts_curve_refusals_kills_and_a_broker_restart(tmp_path: Path) -
                 proc.wait_for_log("not connected to the broker", timeout=30)
             assert "security mismatch" in bad[1].log()
             broker.wait_for_log(f"DENIED (CURVE) on chunks_out from {hosts.address['c']}", timeout=30)
-            broker.wait_for_log("security mismatch: the peer has no CurveZMQ keys", timeout=30)
+            # which side notices the missing keys first varies: "security mismatch", or the peer leaving
+            broker.wait_for_log("refused connection on chunks_out", timeout=30)
 
             # feed 2: host b's two analyzers are SIGKILLed mid-feed; nothing is lost
             done_before = len(stack.rows())
