@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 import zmq
 
 from base import protocol
 from base.config import Endpoints
+from ingest.decode import DecodeError, file_identity, iter_chunks
 from tests.stack_harness import Stack, write_audio
 
 RECOVERY_LIMIT_S = 15.0
@@ -126,3 +129,18 @@ def test_dropped_chunks_are_sent_again_within_seconds(tmp_path: Path) -> None:
     print(f"\nchunk dropped mid-run: its track was committed {mid:.1f} s after the drop")
     print(f"the run's last chunk dropped: its track was committed {tail:.1f} s after the drop")
     assert mid < RECOVERY_LIMIT_S and tail < RECOVERY_LIMIT_S
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".wav", ".ogg"])  # seek (exact), seek, decode-and-skip
+def test_a_chunk_decoded_alone_equals_the_same_chunk_of_the_whole_track(tmp_path: Path, suffix: str) -> None:
+    path = write_audio(tmp_path / f"song{suffix}", 7.3, seed=3)
+    size, mtime_ns = file_identity(str(path))
+    ref = protocol.TrackRef("test", 1, 0, str(path), size, mtime_ns)
+    whole = list(iter_chunks(str(path), ref, chunk_s=1.0))
+    assert len(whole) == 8
+    for index in (1, 4, 7):
+        header, pcm = next(iter_chunks(str(path), ref, chunk_s=1.0, first=index))
+        assert header == whole[index][0]
+        assert np.array_equal(pcm, whole[index][1])
+    with pytest.raises(DecodeError, match="beyond the end"):
+        next(iter_chunks(str(path), ref, chunk_s=1.0, first=8))
