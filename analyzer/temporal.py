@@ -5,10 +5,13 @@ frame); tempo, beats and onsets are pure functions of the whole track's
 merged envelope, so they see the whole track whatever the chunking.
 
 - Onset strength: log-magnitude spectral flux (Bello et al. 2005, "A tutorial
-  on onset detection in music signals", IEEE TSAP 13(5)).
-- Tempo: autocorrelation of the envelope weighted by a log-normal prior
-  centred on 120 BPM (Ellis 2007; librosa ``beat.tempo``), with the period
-  refined below one frame from the autocorrelation peaks at its multiples.
+  on onset detection in music signals", IEEE TSAP 13(5)), bins weighted per mel.
+- Tempo: a time-averaged autocorrelation tempogram (Grosche & Müller 2011),
+  candidates scored by harmonic summation over their multiples (Klapuri 2006;
+  Peeters 2007), a log-normal prior centred on 120 BPM only choosing between
+  metrical levels (Ellis 2007; librosa ``beat.tempo``), the period refined below
+  one frame from the autocorrelation peaks at its multiples; 0.0 below a
+  periodicity-strength threshold (no steady beat).
 - Beats: dynamic programming (Ellis 2007, "Beat tracking by dynamic
   programming", JNMR 36(1)), as librosa ``beat.beat_track``.
 - Onsets: librosa ``onset_detect`` peak picking (Böck et al. 2012 thresholds).
@@ -23,29 +26,40 @@ import numpy as np
 import scipy.fft
 
 from analyzer.grid import HOP, SR
+from analyzer.stft import FREQS
 
 FPS = SR / HOP  # onset envelope frames per second
 LOG_FLOOR = 1e-3  # magnitude floor of the log spectrum (≈ -115 dB re. a full-scale sine's peak bin)
 BPM_MIN, BPM_MAX = 40.0, 240.0
+MEL_WEIGHTS = (1.0 / (700.0 + FREQS)) / np.sum(1.0 / (700.0 + FREQS))  # sums to 1
 PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0
 TIGHTNESS = 100.0
+PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 periods of 40 BPM
+PERIODICITY_HOP = 128  # frames
+EVIDENCE_SPAN = 260.0  # frames (6 s): multiples of a period summed as its evidence
+WIDE_PRIOR_OCTAVES = 2.0
+PERIODICITY_THRESHOLD = 0.1  # evidence below which a track has no steady beat (see README)
 
 
 def onset_strength(mag: np.ndarray, track_start: bool = False) -> np.ndarray:
-    """Spectral flux of ``log(|X| + 1e-3)``: mean over bins of the positive
-    frame-to-frame increase. ``mag`` holds one frame before the first output,
-    so the result has ``len(mag) - 1`` values; with ``track_start`` the first
-    frame of ``mag`` is the track's frame 0 and is compared with silence."""
+    """Spectral flux of ``log(|X| + 1e-3)``: the positive frame-to-frame increase, averaged
+    over bins with equal weight per mel (bin weight ``∝ 1 / (700 Hz + f)``, the density of
+    the mel scale, O'Shaughnessy 1987), as librosa's ``onset_strength`` averages over mel
+    bands: a kick or a bass note counts as much as a hi-hat's broadband hiss, so the beat
+    stands out of its subdivisions. ``mag`` holds one frame before the first output, so the
+    result has ``len(mag) - 1`` values; with ``track_start`` the first frame of ``mag`` is
+    the track's frame 0 and is compared with silence."""
     if track_start:
         mag = np.concatenate([np.zeros((1, mag.shape[1])), mag])
     if len(mag) < 2:
         return np.zeros(0, dtype=np.float32)
     logmag = np.log(mag + LOG_FLOOR)
-    return np.mean(np.maximum(np.diff(logmag, axis=0), 0.0), axis=1).astype(np.float32)
+    return (np.maximum(np.diff(logmag, axis=0), 0.0) @ MEL_WEIGHTS).astype(np.float32)
 
 
-def _bpm_prior(bpm: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+def _bpm_prior(bpm: np.ndarray, octaves: float) -> np.ndarray:
+    """Log-normal tempo prior centred on :data:`PRIOR_BPM`, ``octaves`` wide (std)."""
+    return np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / octaves) ** 2)
 
 
 def _autocorrelation(onset: np.ndarray) -> np.ndarray:
@@ -53,6 +67,106 @@ def _autocorrelation(onset: np.ndarray) -> np.ndarray:
     n = len(x)
     spec = scipy.fft.rfft(x, n=scipy.fft.next_fast_len(2 * n))
     return scipy.fft.irfft(spec * np.conj(spec))[:n]
+
+
+def periodicity(onset: np.ndarray) -> np.ndarray:
+    """Mean local autocorrelation of the onset envelope (an autocorrelation tempogram,
+    Grosche & Müller 2011, averaged over time as librosa's ``tempo`` does), for lags
+    ``0 .. PERIODICITY_WIN - 1`` frames; lag 0 reads 1.
+
+    Each window of :data:`PERIODICITY_WIN` frames (hop :data:`PERIODICITY_HOP`) is made
+    zero-mean (a steady level or a slow swell is not a beat: Ellis 2007 high-passes the
+    envelope for the same reason), autocorrelated, divided by the number of products at
+    each lag (unbiased, so the multiples of a slow period are not tapered away) and by its
+    own lag-0 value (every window counts alike, loud or soft). Windows without any
+    variation are left out. A track shorter than one window is one window.
+    """
+    n = len(onset)
+    win = min(PERIODICITY_WIN, n)
+    out = np.zeros(PERIODICITY_WIN)
+    if win < 2:
+        return out
+    starts = np.arange(0, max(1, n - win + 1), PERIODICITY_HOP)
+    frames = np.lib.stride_tricks.sliding_window_view(onset.astype(np.float64), win)[starts]
+    x = frames - frames.mean(axis=1, keepdims=True)
+    spec = scipy.fft.rfft(x, n=scipy.fft.next_fast_len(2 * win), axis=1)
+    ac = scipy.fft.irfft(spec * np.conj(spec), axis=1)[:, :win]
+    energy = ac[:, 0]
+    keep = energy > 1e-12 * max(1.0, float(energy.max(initial=0.0)))
+    if not keep.any():
+        return out
+    ac = ac[keep] / energy[keep, None] * (win / (win - np.arange(win)))
+    out[:win] = ac.mean(axis=0)
+    return out
+
+
+def _interp(a: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """``a`` at fractional lags, the largest value within ±1 frame (a period between two
+    lags splits its peak over both; higher multiples wander by a frame)."""
+    idx = np.arange(len(a))
+    near = [np.interp(lags + d, idx, a, right=0.0) for d in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    return np.max(near, axis=0)
+
+
+def harmonic_evidence(a: np.ndarray, periods: np.ndarray, contrast: bool = False) -> np.ndarray:
+    """Harmonic summation of the periodicity function over the multiples of each period
+    (frames): the mean of ``a`` at ``k·P`` for every multiple up to :data:`EVIDENCE_SPAN`
+    frames (at least two), positive parts only (Klapuri 2006's harmonic summation applied
+    to rhythmic periodicity, as in Peeters 2007, "Template-based estimation of
+    time-varying tempo", EURASIP JASP).
+
+    A beat period collects a peak at each of its multiples; its 3/2 at every other one
+    (3P/2 · 2 = 3P) and its 4/3 at every third, so these relatives score lower on the same
+    evidence; P/2 collects the off-beats too, which count only as much as they are there.
+    """
+    pos = np.maximum(a, 0.0)
+    n_mult = np.maximum(2, np.floor(EVIDENCE_SPAN / periods)).astype(int)
+    ev = np.zeros(len(periods))
+    for k in range(1, int(n_mult.max()) + 1):
+        use = k <= n_mult
+        ev[use] += _interp(pos, k * periods[use])
+        if contrast:
+            ev[use] -= _interp(pos, (k - 0.5) * periods[use])
+    return ev / n_mult
+
+
+def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
+    """Global tempo in BPM (40–240, continuous) and the periodicity strength behind it.
+
+    1. The periodicity function (:func:`periodicity`) is scored on a 0.05-frame grid of
+       periods by harmonic summation over their multiples (:func:`harmonic_evidence`),
+       with a wide prior (two octaves) only to keep very slow periods from winning ties
+       with their own multiples. This picks the metrical family: 3:2 and 4:3 relatives
+       are decided here by evidence.
+    2. Among that period's metrical relatives (×1/3, ×1/2, ×1, ×2, ×3 in 40–240 BPM) the
+       evidence times the usual log-normal prior (centred on 120 BPM, one octave, as
+       librosa's ``tempo``) picks the level a listener taps: the prior breaks the ties
+       that evidence cannot (the bar and the beat both repeat).
+    3. The period is refined to sub-frame precision from the whole track's
+       autocorrelation peaks at its multiples.
+
+    The strength is the mean normalised autocorrelation at the family's multiples (0 for
+    noise, about 1 for a metronome); below :data:`PERIODICITY_THRESHOLD` the track has no
+    steady beat and its tempo is 0.0.
+    """
+    lag_max = 60.0 * FPS / BPM_MIN
+    lag_min = 60.0 * FPS / BPM_MAX
+    if len(onset) < 2 * lag_max or np.ptp(onset) <= 0:
+        return 0.0, 0.0
+    a = periodicity(onset)
+    periods = np.arange(lag_min, lag_max, 0.05)
+    ev = harmonic_evidence(a, periods)
+    wide = ev * _bpm_prior(60.0 * FPS / periods, WIDE_PRIOR_OCTAVES)
+    best = int(np.argmax(wide))
+    strength = float(ev[best])
+    if strength < PERIODICITY_THRESHOLD:
+        return 0.0, strength
+    family = periods[best] * np.array([1 / 3, 1 / 2, 1.0, 2.0, 3.0])
+    family = family[(family >= lag_min) & (family <= lag_max)]
+    level = harmonic_evidence(a, family) * _bpm_prior(60.0 * FPS / family, PRIOR_OCTAVES)
+    period = _refine_period(_autocorrelation(onset), float(family[int(np.argmax(level))]))
+    bpm = 60.0 * FPS / period
+    return float(min(BPM_MAX, max(BPM_MIN, bpm))), strength
 
 
 def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
@@ -69,33 +183,10 @@ def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
     return float(k + (w[2] - w[0]) / w.sum())
 
 
-def tempo_bpm(onset: np.ndarray) -> float:
-    """Global tempo in BPM (40–240), continuous; 0.0 without periodic onsets.
-
-    The autocorrelation of the onset envelope, weighted by a log-normal prior
-    (centre 120 BPM, one octave), picks the beat period; the period is then
-    refined from the peaks at up to eight of its multiples (least squares
-    through the origin of the centroid-refined peak positions), so the
-    estimate is not tied to the frame grid.
-    """
-    lag_max = math.ceil(60.0 * FPS / BPM_MIN)
-    if len(onset) < 2 * lag_max or np.ptp(onset) <= 0:
-        return 0.0
-    ac = _autocorrelation(onset)
-    if ac[0] <= 0:
-        return 0.0
-    lags = np.arange(max(2, int(60.0 * FPS / BPM_MAX)), lag_max + 1)
-    # A period between two lags splits its peak over both: compare peaks by their
-    # mass over three lags, or a period's double (a cleaner integer) would win.
-    ac_pos = np.maximum(ac, 0.0)
-    mass = np.convolve(ac_pos, np.ones(3), mode="same")
-    # A beat period is also a period of the bar: credit half of the mass at twice
-    # the lag, so a pattern repeating every two beats does not halve the tempo.
-    double = np.where(2 * lags < len(mass), mass[np.minimum(2 * lags, len(mass) - 1)], 0.0)
-    score = (mass[lags] + 0.5 * double) * _bpm_prior(60.0 * FPS / lags)
-    if score.max() <= 0:
-        return 0.0
-    period = float(lags[int(np.argmax(score))])
+def _refine_period(ac: np.ndarray, period: float) -> float:
+    """The period (frames) refined from the autocorrelation peaks at up to eight of its
+    multiples: least squares through the origin of their centroid-refined positions,
+    so the estimate is not tied to the frame grid."""
     num = den = 0.0
     for m in range(1, 9):
         if m * period + 2 >= len(ac) // 2:
@@ -106,8 +197,13 @@ def tempo_bpm(onset: np.ndarray) -> float:
         num += m * pos
         den += m * m
         period = num / den  # refine as we go so higher multiples are searched in the right place
-    bpm = 60.0 * FPS / period
-    return float(min(BPM_MAX, max(BPM_MIN, bpm)))
+    return period
+
+
+def tempo_bpm(onset: np.ndarray) -> float:
+    """Global tempo in BPM (40–240), continuous; 0.0 without a steady beat
+    (see :func:`tempo_and_strength`)."""
+    return tempo_and_strength(onset)[0]
 
 
 @nb.njit(cache=True, nogil=True)

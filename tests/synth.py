@@ -111,3 +111,51 @@ def drums(bpm: float, seconds: float, sr: int, jitter_s: float = 0.008, seed: in
                 m = min(len(h), n - i)
                 out[i : i + m] += h[:m]
     return 0.5 * out / np.abs(out).max()
+
+
+# Drum patterns whose beat is known but whose other metrical levels compete: one bar each,
+# hits as (beat position, instrument, level in dB). The beat is the tempo a listener taps
+# (kick and snare); the hi-hats and syncopations make 2, 3, 3:2 and 4:3 relatives plausible.
+DRUM_PATTERNS: dict[str, tuple[int, list[tuple[float, str, float]]]] = {
+    # 4/4 rock: hats on eighths (the tatum is twice the beat)
+    "rock 4/4": (4, [(0, "kick", 0), (2, "kick", 0), (1, "snare", 0), (3, "snare", 0)]
+                 + [(k / 2, "hat", -4) for k in range(8)]),
+    # 3/4 waltz: bass on one, chords on two and three (the bar is three beats)
+    "waltz 3/4": (3, [(0, "kick", 0), (1, "snare", -6), (2, "snare", -6)]
+                  + [(k / 2, "hat", -8) for k in range(6)]),
+    # 12/8 shuffle: hats on triplet eighths (three per beat; two of them is 2/3 of a beat)
+    "shuffle 12/8": (4, [(0, "kick", 0), (2, "kick", 0), (1, "snare", 0), (3, "snare", 0)]
+                     + [(k / 3, "hat", -4) for k in range(12)]),
+    # 6/8 with the beat on the dotted quarter: quarter-note accents (3:2) are its rival
+    "6/8": (2, [(0, "kick", 0), (1, "snare", 0)] + [(k / 3, "hat", -4 if k % 3 else -2) for k in range(6)]),
+    # 4/4 with a 3+3+2 kick (dotted eighths: a 4:3 rival) over a backbeat
+    "tresillo 4/4": (4, [(0, "kick", 0), (0.75, "kick", -2), (1.5, "kick", -2), (2, "kick", 0),
+                         (2.75, "kick", -2), (3.5, "kick", -2), (1, "snare", 0), (3, "snare", 0)]
+                     + [(k / 2, "hat", -6) for k in range(8)]),
+}
+
+
+def drum_pattern(
+    pattern: str, bpm: float, seconds: float, sr: int, jitter_s: float = 0.005, seed: int = 0
+) -> np.ndarray:
+    """One of :data:`DRUM_PATTERNS` looped at ``bpm`` (beats per minute of its beat), each
+    hit humanised in time by ``jitter_s`` (std) and in level by ±1 dB."""
+    rng = np.random.default_rng(seed)
+    beats_per_bar, hits = DRUM_PATTERNS[pattern]
+    n = round(seconds * sr)
+    out = np.zeros(n)
+    t = np.arange(int(0.25 * sr)) / sr
+    sounds = {
+        "kick": np.sin(2 * np.pi * (50 + 100 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.12),
+        "snare": (0.6 * rng.standard_normal(len(t)) + 0.4 * np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.05),
+        "hat": 0.3 * np.diff(rng.standard_normal(len(t) + 1)) * np.exp(-t / 0.01),
+    }
+    beat_s = 60.0 / bpm
+    for bar in range(int(seconds / (beats_per_bar * beat_s)) + 1):
+        for pos, kind, db in hits:
+            i = round(((bar * beats_per_bar + pos) * beat_s + rng.normal(0, jitter_s)) * sr)
+            if 0 <= i < n:
+                h = sounds[kind] * db_to_amp(db + rng.uniform(-1, 1))
+                m = min(len(h), n - i)
+                out[i : i + m] += h[:m]
+    return 0.5 * out / np.abs(out).max()
