@@ -6,7 +6,7 @@ native rate, owned samples ``[start, start + frames)``:
   ``sb0`` and the 100 ms sub-block series of :mod:`analyzer.dynamics`;
   ``lr``: stereo sums of :mod:`analyzer.stereo`.
 22 050 Hz mid signal, owned STFT frames ``[frame_lo, frame_hi)``:
-  ``onset`` (flux), ``silent`` (flags), ``f0`` (YIN, Hz, 0 = unvoiced);
+  ``onset`` (flux), ``silent`` (flags), ``f0`` (predominant f0, Hz, 0 = unvoiced);
   ``bands`` (power per band, all frames); sums over non-silent frames of
   ``centroid``, ``rolloff``, ``flatness`` and ``chroma`` (with ``chroma_n``).
 owned HPSS frames ``[hpss_lo, hpss_hi)``: ``e_h``, ``e_p``.
@@ -76,9 +76,9 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         rolloff_sum = float(spectral.rolloff(loud_mag).sum())
         flatness_sum = float(spectral.flatness(loud_power).sum())
         bands = frequency.band_power(power)
-    with stage("yin"):
+    with stage("pitch salience"):
         f0 = np.zeros(len(own_frames), dtype=np.float32)
-        f0[loud] = pitch.yin_f0(own_frames[loud])
+        f0[loud] = pitch.predominant_f0(loud_mag)
     with stage("hpss"):
         e_h, e_p = harmonic.hpss_energies(
             mag, plan.stft_lo, plan.hpss_lo, plan.hpss_hi, plan.stft_hi if header.last else -1
