@@ -36,7 +36,7 @@ PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0
 TIGHTNESS = 100.0
 PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 periods of 40 BPM
 PERIODICITY_HOP = 128  # frames
-EVIDENCE_SPAN = 260.0  # frames (6 s): multiples of a period summed as its evidence
+HARMONIC_WEIGHTS = (1.0, 0.75, 0.5, 0.25)  # of a period's multiples 1..4 in its evidence
 WIDE_PRIOR_OCTAVES = 2.0
 PERIODICITY_THRESHOLD = 0.1  # evidence below which a track has no steady beat (see README)
 
@@ -101,33 +101,30 @@ def periodicity(onset: np.ndarray) -> np.ndarray:
 
 
 def _interp(a: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """``a`` at fractional lags, the largest value within ±1 frame (a period between two
-    lags splits its peak over both; higher multiples wander by a frame)."""
+    """``a`` at fractional lags, the largest value within ±half a frame (a period between
+    two lags splits its peak over both)."""
     idx = np.arange(len(a))
-    near = [np.interp(lags + d, idx, a, right=0.0) for d in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    near = [np.interp(lags + d, idx, a, right=0.0) for d in (-0.5, -0.25, 0.0, 0.25, 0.5)]
     return np.max(near, axis=0)
 
 
-def harmonic_evidence(a: np.ndarray, periods: np.ndarray, contrast: bool = False) -> np.ndarray:
+def harmonic_evidence(a: np.ndarray, periods: np.ndarray) -> np.ndarray:
     """Harmonic summation of the periodicity function over the multiples of each period
-    (frames): the mean of ``a`` at ``k·P`` for every multiple up to :data:`EVIDENCE_SPAN`
-    frames (at least two), positive parts only (Klapuri 2006's harmonic summation applied
-    to rhythmic periodicity, as in Peeters 2007, "Template-based estimation of
-    time-varying tempo", EURASIP JASP).
+    (frames): the weighted mean of ``a`` at ``k·P``, k = 1..4, weights
+    :data:`HARMONIC_WEIGHTS` (the period itself counts most; far multiples blur with any
+    tempo drift), positive parts only (Klapuri 2006's harmonic summation applied to
+    rhythmic periodicity, as in Peeters 2007, "Template-based estimation of time-varying
+    tempo", EURASIP JASP).
 
     A beat period collects a peak at each of its multiples; its 3/2 at every other one
     (3P/2 · 2 = 3P) and its 4/3 at every third, so these relatives score lower on the same
     evidence; P/2 collects the off-beats too, which count only as much as they are there.
     """
     pos = np.maximum(a, 0.0)
-    n_mult = np.maximum(2, np.floor(EVIDENCE_SPAN / periods)).astype(int)
     ev = np.zeros(len(periods))
-    for k in range(1, int(n_mult.max()) + 1):
-        use = k <= n_mult
-        ev[use] += _interp(pos, k * periods[use])
-        if contrast:
-            ev[use] -= _interp(pos, (k - 0.5) * periods[use])
-    return ev / n_mult
+    for k, w in enumerate(HARMONIC_WEIGHTS, start=1):
+        ev += w * _interp(pos, k * periods)
+    return ev / sum(HARMONIC_WEIGHTS)
 
 
 def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
@@ -145,8 +142,8 @@ def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
     3. The period is refined to sub-frame precision from the whole track's
        autocorrelation peaks at its multiples.
 
-    The strength is the mean normalised autocorrelation at the family's multiples (0 for
-    noise, about 1 for a metronome); below :data:`PERIODICITY_THRESHOLD` the track has no
+    The strength is the prominence of the chosen period's peak in the periodicity function
+    (:func:`periodicity_strength`); below :data:`PERIODICITY_THRESHOLD` the track has no
     steady beat and its tempo is 0.0.
     """
     lag_max = 60.0 * FPS / BPM_MIN
@@ -156,17 +153,26 @@ def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
     a = periodicity(onset)
     periods = np.arange(lag_min, lag_max, 0.05)
     ev = harmonic_evidence(a, periods)
-    wide = ev * _bpm_prior(60.0 * FPS / periods, WIDE_PRIOR_OCTAVES)
-    best = int(np.argmax(wide))
-    strength = float(ev[best])
-    if strength < PERIODICITY_THRESHOLD:
-        return 0.0, strength
-    family = periods[best] * np.array([1 / 3, 1 / 2, 1.0, 2.0, 3.0])
+    best = periods[int(np.argmax(ev * _bpm_prior(60.0 * FPS / periods, WIDE_PRIOR_OCTAVES)))]
+    family = best * np.array([1 / 3, 1 / 2, 1.0, 2.0, 3.0])
     family = family[(family >= lag_min) & (family <= lag_max)]
     level = harmonic_evidence(a, family) * _bpm_prior(60.0 * FPS / family, PRIOR_OCTAVES)
-    period = _refine_period(_autocorrelation(onset), float(family[int(np.argmax(level))]))
+    chosen = float(family[int(np.argmax(level))])
+    strength = float(harmonic_evidence(a, np.array([chosen]))[0])
+    if strength < PERIODICITY_THRESHOLD:
+        return 0.0, strength
+    period = _refine_period(_autocorrelation(onset), chosen)
     bpm = 60.0 * FPS / period
     return float(min(BPM_MAX, max(BPM_MIN, bpm))), strength
+
+
+def periodicity_strength(a: np.ndarray, period: float) -> float:
+    """How far the periodicity function's peak at ``period`` (frames) rises above the
+    lowest point between half that lag and it: about 1 for a metronome, near 0 for noise
+    and for envelopes that only swell (their autocorrelation falls steadily with the lag,
+    so any lag's value is at the bottom of its own valley)."""
+    lags = np.arange(math.floor(period / 2), math.ceil(period) + 1)
+    return float(_interp(a, np.array([period]))[0] - a[lags].min())
 
 
 def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
@@ -191,7 +197,7 @@ def _refine_period(ac: np.ndarray, period: float) -> float:
     for m in range(1, 9):
         if m * period + 2 >= len(ac) // 2:
             break
-        pos = _peak_centroid(ac, m * period, reach=max(1.0, 0.05 * m * period))
+        pos = _peak_centroid(ac, m * period, reach=max(1.0, 0.02 * m * period))
         if pos is None:
             break
         num += m * pos
