@@ -6,9 +6,14 @@ al. 2006, "An experimental comparison of audio tempo induction algorithms".
 
 from __future__ import annotations
 
+import librosa
+import numpy as np
 import pytest
 
-from tests.synth import analyze_array, clicks, drums
+from analyzer.grid import HOP, N_FFT
+from analyzer.stft import magnitude
+from analyzer.temporal import PERIODICITY_THRESHOLD, onset_strength, tempo_and_strength, tempo_bpm
+from tests.synth import DRUM_PATTERNS, analyze_array, clicks, drum_pattern, drums
 
 SR = 22_050
 TEMPI = (60, 72, 85, 97, 110, 120, 128, 140, 155, 170, 190)
@@ -85,3 +90,88 @@ def test_steady_tone_has_no_rhythm_to_speak_of(tmp_path) -> None:
 
     r = analyze_array(tmp_path, sine(440, 10, SR, -6), SR)
     assert r["transient_density"] <= 0.2
+
+
+def onset_envelope(y: np.ndarray) -> np.ndarray:
+    """The analyzer's onset envelope of ``y`` (22 050 Hz) on its frame grid."""
+    n = 1 + (len(y) - N_FFT) // HOP
+    frames = np.lib.stride_tricks.sliding_window_view(y[: (n - 1) * HOP + N_FFT], N_FFT)[::HOP]
+    return onset_strength(magnitude(frames), track_start=True)
+
+
+DRUM_TEMPI = (68, 88, 108, 132, 158)  # each pattern shifted by 3 BPM per pattern index
+
+
+def test_drum_set_metrical_levels_and_librosa(tmp_path) -> None:
+    # 25 tracks: five patterns whose other metrical levels compete (2, 3, 3:2, 4:3) at five tempi
+    pairs, peer = [], []
+    for i, pattern in enumerate(DRUM_PATTERNS):
+        for j, base in enumerate(DRUM_TEMPI):
+            bpm = base + 3 * i
+            y = drum_pattern(pattern, bpm, 20, SR, seed=10 * i + j)
+            pairs.append((bpm, tempo_bpm(onset_envelope(y))))
+            peer.append((bpm, float(np.atleast_1d(librosa.beat.beat_track(y=y, sr=SR)[0])[0])))
+    acc1, acc2 = accuracy(pairs)
+    lib1, lib2 = accuracy(peer)
+    print(f"drum set: fpstream Accuracy1 {acc1:.2f} Accuracy2 {acc2:.2f}; librosa {lib1:.2f} {lib2:.2f}")
+    assert acc2 == 1.0, [p for p in pairs if accuracy([p])[1] < 1]
+    assert acc1 >= lib1
+
+
+def poisson_notes(seconds: float, seed: int) -> np.ndarray:
+    """Plucked harmonic notes at random (Poisson, 2 per second) times and pitches: onsets, no beat."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * SR)
+    t = np.arange(SR) / SR
+    out = np.zeros(n)
+    for start in np.cumsum(rng.exponential(0.5, int(4 * seconds))):
+        i = round(start * SR)
+        if i + SR <= n:
+            f = 220.0 * 2.0 ** (rng.integers(0, 24) / 12)
+            out[i : i + SR] += 0.1 * np.exp(-t / 0.4) * sum(
+                np.sin(2 * np.pi * f * h * t) * 10 ** (-0.3 * (h - 1)) for h in range(1, 6)
+            )
+    return out
+
+
+def poisson_clicks(seconds: float, seed: int) -> np.ndarray:
+    """Noise bursts at random (Poisson, 2.5 per second) times."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * SR)
+    out = np.zeros(n)
+    for start in np.cumsum(rng.exponential(0.4, int(5 * seconds))):
+        i = round(start * SR)
+        if i + 300 <= n:
+            out[i : i + 300] += 0.2 * rng.standard_normal(300) * np.exp(-np.arange(300) / 50)
+    return out
+
+
+def swelling_noise(seconds: float, seed: int) -> np.ndarray:
+    """Low-passed noise whose level swells and fades at random over seconds."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * SR)
+    b = np.cumsum(rng.standard_normal(n))
+    b -= np.convolve(b, np.ones(400) / 400, mode="same")
+    return 0.01 * b * np.interp(np.arange(n), np.linspace(0, n, 12), rng.uniform(0.2, 1, 12))
+
+
+@pytest.mark.parametrize("signal", ["white noise", "random notes", "random clicks", "swelling noise"])
+def test_no_steady_beat_reads_zero_tempo_and_stability(tmp_path, signal: str) -> None:
+    y = {
+        "white noise": lambda: 0.1 * np.random.default_rng(1).standard_normal(40 * SR),
+        "random notes": lambda: poisson_notes(40, 2),
+        "random clicks": lambda: poisson_clicks(40, 3),
+        "swelling noise": lambda: swelling_noise(40, 4),
+    }[signal]()
+    r = analyze_array(tmp_path, y, SR)
+    assert r["tempo_bpm"] == 0.0
+    assert r["rhythm_stability"] == 0.0
+
+
+def test_periodicity_strength_separates_beat_from_no_beat() -> None:
+    _, metronome = tempo_and_strength(onset_envelope(clicks(120, 40, SR)))
+    _, beat = tempo_and_strength(onset_envelope(drum_pattern("rock 4/4", 100, 40, SR, seed=1)))
+    _, none = tempo_and_strength(onset_envelope(poisson_notes(40, 7)))
+    assert metronome > 0.7
+    assert beat > 3 * PERIODICITY_THRESHOLD
+    assert none < PERIODICITY_THRESHOLD
