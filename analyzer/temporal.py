@@ -8,8 +8,8 @@ merged envelope, so they see the whole track whatever the chunking.
   on onset detection in music signals", IEEE TSAP 13(5)), bins weighted per mel.
 - Tempo: a time-averaged autocorrelation tempogram (Grosche & Müller 2011),
   candidates scored by harmonic summation over their multiples (Klapuri 2006;
-  Peeters 2007), a log-normal prior centred on 120 BPM only choosing between
-  metrical levels (Ellis 2007; librosa ``beat.tempo``), the period refined below
+  Peeters 2007) times a log-normal prior centred on 120 BPM (Ellis 2007; librosa
+  ``beat.tempo``), the period refined below
   one frame from the autocorrelation peaks at its multiples; 0.0 below a
   periodicity-strength threshold (no steady beat).
 - Beats: dynamic programming (Ellis 2007, "Beat tracking by dynamic
@@ -37,8 +37,7 @@ TIGHTNESS = 100.0
 PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 periods of 40 BPM
 PERIODICITY_HOP = 128  # frames
 HARMONIC_WEIGHTS = (1.0, 0.75, 0.5, 0.25)  # of a period's multiples 1..4 in its evidence
-WIDE_PRIOR_OCTAVES = 2.0
-PERIODICITY_THRESHOLD = 0.1  # evidence below which a track has no steady beat (see README)
+PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see README)
 
 
 def onset_strength(mag: np.ndarray, track_start: bool = False) -> np.ndarray:
@@ -131,20 +130,19 @@ def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
     """Global tempo in BPM (40–240, continuous) and the periodicity strength behind it.
 
     1. The periodicity function (:func:`periodicity`) is scored on a 0.05-frame grid of
-       periods by harmonic summation over their multiples (:func:`harmonic_evidence`),
-       with a wide prior (two octaves) only to keep very slow periods from winning ties
-       with their own multiples. This picks the metrical family: 3:2 and 4:3 relatives
-       are decided here by evidence.
-    2. Among that period's metrical relatives (×1/3, ×1/2, ×1, ×2, ×3 in 40–240 BPM) the
-       evidence times the usual log-normal prior (centred on 120 BPM, one octave, as
-       librosa's ``tempo``) picks the level a listener taps: the prior breaks the ties
-       that evidence cannot (the bar and the beat both repeat).
+       periods by harmonic summation over their multiples (:func:`harmonic_evidence`):
+       a period's 3:2 and 4:3 relatives collect peaks at only some of their multiples,
+       so they lose on evidence unless the music really repeats at them.
+    2. A log-normal prior centred on 120 BPM (one octave, as librosa's ``tempo``)
+       multiplies the evidence. Between octaves (the bar and the beat both repeat, so
+       their evidence is alike) it decides; between 3:2 relatives it moves a choice
+       only when the evidence is within a factor 0.84 (0.77 at 4:3).
     3. The period is refined to sub-frame precision from the whole track's
        autocorrelation peaks at its multiples.
 
-    The strength is the prominence of the chosen period's peak in the periodicity function
-    (:func:`periodicity_strength`); below :data:`PERIODICITY_THRESHOLD` the track has no
-    steady beat and its tempo is 0.0.
+    The strength is the winner's evidence (mean normalised autocorrelation at its
+    multiples: about 0.8 for a metronome, 0.05 for noise); below
+    :data:`PERIODICITY_THRESHOLD` the track has no steady beat and its tempo is 0.0.
     """
     lag_max = 60.0 * FPS / BPM_MIN
     lag_min = 60.0 * FPS / BPM_MAX
@@ -153,26 +151,14 @@ def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
     a = periodicity(onset)
     periods = np.arange(lag_min, lag_max, 0.05)
     ev = harmonic_evidence(a, periods)
-    best = periods[int(np.argmax(ev * _bpm_prior(60.0 * FPS / periods, WIDE_PRIOR_OCTAVES)))]
-    family = best * np.array([1 / 3, 1 / 2, 1.0, 2.0, 3.0])
-    family = family[(family >= lag_min) & (family <= lag_max)]
-    level = harmonic_evidence(a, family) * _bpm_prior(60.0 * FPS / family, PRIOR_OCTAVES)
-    chosen = float(family[int(np.argmax(level))])
-    strength = float(harmonic_evidence(a, np.array([chosen]))[0])
+    best = int(np.argmax(ev * _bpm_prior(60.0 * FPS / periods, PRIOR_OCTAVES)))
+    chosen = float(periods[best])
+    strength = float(ev[best])
     if strength < PERIODICITY_THRESHOLD:
         return 0.0, strength
     period = _refine_period(_autocorrelation(onset), chosen)
     bpm = 60.0 * FPS / period
     return float(min(BPM_MAX, max(BPM_MIN, bpm))), strength
-
-
-def periodicity_strength(a: np.ndarray, period: float) -> float:
-    """How far the periodicity function's peak at ``period`` (frames) rises above the
-    lowest point between half that lag and it: about 1 for a metronome, near 0 for noise
-    and for envelopes that only swell (their autocorrelation falls steadily with the lag,
-    so any lag's value is at the bottom of its own valley)."""
-    lags = np.arange(math.floor(period / 2), math.ceil(period) + 1)
-    return float(_interp(a, np.array([period]))[0] - a[lags].min())
 
 
 def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
