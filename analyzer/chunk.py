@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer import dynamics, frequency, harmonic, pitch, spectral, stereo, temporal
+from analyzer import dynamics, harmonic, pitch, spectral, stereo, temporal
 from analyzer.fingerprint import fingerprint
 from analyzer.grid import plan_chunk, resampler_for
 from analyzer.resample import resample_range
@@ -62,20 +62,12 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     own = slice(plan.frame_lo - plan.stft_lo, plan.frame_hi - plan.stft_lo)
     own_frames, own_mag = frames[own], mag[own]
     with stage("spectral+chroma+onset"):
-        power = own_mag * own_mag
         silent = spectral.silent_frames(own_frames)
         loud = ~silent
         flux_lo = max(0, plan.frame_lo - 1) - plan.stft_lo
         onset = temporal.onset_strength(mag[flux_lo : own.stop], track_start=plan.frame_lo == 0)
-        if loud.all():  # the usual case in music: views, not copies
-            loud_mag, loud_power = own_mag, power
-        else:
-            loud_mag, loud_power = own_mag[loud], power[loud]
-        chroma, has_chroma = harmonic.chroma_energy(loud_power)
-        centroid_sum = float(spectral.centroid(loud_mag).sum())
-        rolloff_sum = float(spectral.rolloff(loud_mag).sum())
-        flatness_sum = float(spectral.flatness(loud_power).sum())
-        bands = frequency.band_power(power)
+        shape = spectral.spectral_sums(own_mag, loud)
+        loud_mag = own_mag if loud.all() else own_mag[loud]  # the usual case in music: a view, not a copy
     with stage("pitch salience"):
         f0 = np.zeros(len(own_frames), dtype=np.float32)
         f0[loud] = pitch.predominant_f0(loud_mag)
@@ -90,12 +82,12 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
         onset=pack_array(onset),
         silent=pack_array(silent.astype(np.uint8)),
         f0=pack_array(f0),
-        bands=pack_array(bands),
-        centroid=centroid_sum,
-        rolloff=rolloff_sum,
-        flatness=flatness_sum,
-        chroma=float(chroma[has_chroma].sum()),
-        chroma_n=int(has_chroma.sum()),
+        bands=pack_array(shape.bands),
+        centroid=shape.centroid,
+        rolloff=shape.rolloff,
+        flatness=shape.flatness,
+        chroma=shape.chroma,
+        chroma_n=shape.chroma_n,
         e_h=e_h,
         e_p=e_p,
     )

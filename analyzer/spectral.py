@@ -8,10 +8,15 @@ a chunk contributes sums and a count. Definitions follow librosa's
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numba as nb
 import numpy as np
 
 from analyzer.dynamics import SILENCE_MS
+from analyzer.frequency import BANDS
+from analyzer.harmonic import CHROMA
 from analyzer.stft import FREQS
 
 ROLL_PERCENT = 0.85
@@ -23,38 +28,87 @@ def silent_frames(frames: np.ndarray) -> np.ndarray:
     return np.mean(frames * frames, axis=1) < SILENCE_MS
 
 
-def centroid(mag: np.ndarray) -> np.ndarray:
-    """Magnitude-weighted mean frequency of each frame, Hz."""
-    total = mag.sum(axis=1)
-    return np.divide(mag @ FREQS, total, out=np.zeros(len(mag)), where=total > 0)
+def _bin_index(onehot: np.ndarray) -> np.ndarray:
+    """Column of the 1 in each row of a one-hot ``(bins, k)`` map, -1 for rows without."""
+    return np.where(onehot.any(axis=1), onehot.argmax(axis=1), -1).astype(np.int64)
+
+
+BAND_OF_BIN = _bin_index(BANDS)
+PITCH_CLASS_OF_BIN = _bin_index(CHROMA)
+
+
+@dataclass(frozen=True)
+class SpectralSums:
+    """A chunk's contribution to the spectral values: sums over its non-silent
+    frames of each frame's centroid (Hz), roll-off (Hz), flatness and chroma
+    ``Σ c²`` (over the ``chroma_n`` frames with power in 55 Hz–5 kHz), and the
+    power per band over all its frames."""
+
+    centroid: float
+    rolloff: float
+    flatness: float
+    chroma: float
+    chroma_n: int
+    bands: np.ndarray
 
 
 @nb.njit(cache=True, nogil=True)
-def _rolloff_bins(mag, fraction):  # pragma: no cover - numba
-    """Per frame, the first bin where the running sum of magnitudes reaches ``fraction``
-    of the frame's total. Sums in the order ``np.cumsum`` does (so the same bin as
-    ``argmax(cumsum >= fraction * cumsum[-1])``) without a spectrogram-sized temporary."""
-    out = np.zeros(mag.shape[0], dtype=np.int64)
+def _spectral_pass(mag, loud, freqs, band_of, pc_of, n_bands, fraction, amin):  # pragma: no cover - numba
+    """Every per-frame spectral quantity of one chunk in one pass over its magnitudes,
+    accumulated in float64 (so the sums do not depend on how the track was cut)."""
+    bands = np.zeros(n_bands)
+    chroma = np.zeros(12)
+    c_sum = r_sum = f_sum = x_sum = 0.0
+    x_n = 0
+    n_bins = mag.shape[1]
     for t in range(mag.shape[0]):
         total = 0.0
-        for b in range(mag.shape[1]):
-            total += mag[t, b]
+        weighted = 0.0
+        p_total = 0.0
+        log_sum = 0.0
+        chroma[:] = 0.0
+        for b in range(n_bins):
+            m = np.float64(mag[t, b])
+            p = m * m
+            total += m
+            weighted += m * freqs[b]
+            if band_of[b] >= 0:
+                bands[band_of[b]] += p
+            if pc_of[b] >= 0:
+                chroma[pc_of[b]] += p
+            q = max(p, amin)
+            p_total += q
+            log_sum += math.log(q)
+        if not loud[t]:
+            continue
+        if total > 0.0:
+            c_sum += weighted / total
+        # roll-off: summed in np.cumsum's order, so the same bin as argmax(cumsum >= fraction * total)
         threshold = fraction * total
         acc = 0.0
-        for b in range(mag.shape[1]):
-            acc += mag[t, b]
+        hit = 0
+        for b in range(n_bins):
+            acc += np.float64(mag[t, b])
             if acc >= threshold:
-                out[t] = b
+                hit = b
                 break
-    return out
+        r_sum += freqs[hit]
+        f_sum += math.exp(log_sum / n_bins) / (p_total / n_bins)
+        pc_total = chroma.sum()
+        if pc_total > 0.0:
+            x_n += 1
+            for k in range(12):
+                x_sum += (chroma[k] / pc_total) ** 2
+    return c_sum, r_sum, f_sum, x_sum, x_n, bands
 
 
-def rolloff(mag: np.ndarray) -> np.ndarray:
-    """Lowest bin frequency below which 85 % of the frame's magnitude lies, Hz."""
-    return FREQS[_rolloff_bins(mag, ROLL_PERCENT)]
-
-
-def flatness(power: np.ndarray) -> np.ndarray:
-    """Geometric over arithmetic mean of each frame's power spectrum (``amin`` 1e-10)."""
-    p = np.maximum(power, FLATNESS_AMIN)
-    return np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1)
+def spectral_sums(mag: np.ndarray, loud: np.ndarray) -> SpectralSums:
+    """Centroid, roll-off, flatness and chroma summed over the ``loud`` frames of ``mag``
+    (frames, bins), and the band powers over all frames: one pass, no spectrogram-sized
+    temporaries. Per frame, as librosa's ``spectral_centroid``, ``spectral_rolloff``
+    (85 %), ``spectral_flatness`` (power, ``amin`` 1e-10; Dubnov 2004) and
+    :func:`analyzer.harmonic.chroma_energy`; bands as :func:`analyzer.frequency.band_power`."""
+    c, r, f, x, n, bands = _spectral_pass(
+        mag, loud, FREQS, BAND_OF_BIN, PITCH_CLASS_OF_BIN, BANDS.shape[1], ROLL_PERCENT, FLATNESS_AMIN
+    )
+    return SpectralSums(c, r, f, x, n, bands)

@@ -14,6 +14,7 @@ import scipy.fft
 from analyzer.grid import HOP, N_FFT, SR
 
 WINDOW = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann
+WINDOW32 = WINDOW.astype(np.float32)
 FREQS = np.fft.rfftfreq(N_FFT, 1.0 / SR)  # Hz, bin centre frequencies
 
 
@@ -30,7 +31,13 @@ def frame_view(y: np.ndarray, y_start: int, frame_lo: int, frame_hi: int) -> np.
 
 
 def magnitude(frames: np.ndarray) -> np.ndarray:
-    """``|X|`` of each frame, ``(frames, N_FFT // 2 + 1)`` float64."""
+    """``|X|`` of each frame, ``(frames, N_FFT // 2 + 1)`` float32.
+
+    Single precision on purpose: the FFT runs twice as fast and the spectrogram
+    takes half the memory, while every value built on it moves by less than 1e-5
+    relative (librosa's own STFT is float32 too). Sums over bins and frames are
+    accumulated in float64 by their consumers."""
     if len(frames) == 0:
-        return np.zeros((0, N_FFT // 2 + 1))
-    return np.abs(scipy.fft.rfft(frames * WINDOW, axis=1))
+        return np.zeros((0, N_FFT // 2 + 1), dtype=np.float32)
+    windowed = np.multiply(frames, WINDOW32, dtype=np.float32)
+    return np.abs(scipy.fft.rfft(windowed, axis=1, overwrite_x=True))
