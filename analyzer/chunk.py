@@ -32,7 +32,9 @@ def mid_signal(pcm: np.ndarray) -> np.ndarray:
     """``m = (L + R) / 2`` in float64 (the first channel for mono)."""
     if pcm.shape[1] == 1:
         return pcm[:, 0].astype(np.float64)
-    return 0.5 * (pcm[:, 0].astype(np.float64) + pcm[:, 1])
+    m = np.add(pcm[:, 0], pcm[:, 1], dtype=np.float64)  # one float64 array, no float64 copies of L and R
+    m *= 0.5
+    return m
 
 
 def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:

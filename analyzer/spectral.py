@@ -24,8 +24,10 @@ FLATNESS_AMIN = 1e-10
 
 
 def silent_frames(frames: np.ndarray) -> np.ndarray:
-    """True where the frame's RMS of m (unwindowed) is below -60 dBFS."""
-    return np.mean(frames * frames, axis=1) < SILENCE_MS
+    """True where the frame's RMS of m (unwindowed) is below -60 dBFS.
+
+    ``einsum`` sums the squares without a frames-sized temporary (7 MB per chunk)."""
+    return np.einsum("ij,ij->i", frames, frames) / frames.shape[1] < SILENCE_MS
 
 
 def _bin_index(onehot: np.ndarray) -> np.ndarray:

@@ -1,8 +1,16 @@
 """Benchmark: speed and memory of fpstream against its floors, measured side by side.
 
     .venv/bin/python -m tests.bench [--tracks 16] [--minutes 3-6] [--dir DIR] [--skip-librosa]
+    .venv/bin/python -m tests.bench --real DIR [--baseline OTHER_CHECKOUT]
 
-Generates (or takes, with ``--dir``) 44.1 kHz stereo FLAC files, then prints:
+Generates (or takes, with ``--dir``) 44.1 kHz stereo FLAC files, or uses the
+real music in ``--real DIR`` (every 44.1 kHz stereo FLAC of 3-6 minutes there;
+for example freely licensed game soundtracks from Debian, ``apt-get download
+singularity-music``, converted with ``ffmpeg -i x.ogg -ar 44100 -ac 2
+-sample_fmt s16 x.flac``). With ``--baseline`` (another checkout of the
+project, e.g. ``git worktree add /tmp/base main``) the stack, ``analyze`` and
+start-up are measured for both trees, interleaved in the same run, so their
+ratio is not at the mercy of the machine's load. Then prints:
 
 1. the decode floor: one process decoding every file with soundfile;
 2. the stack: ``make run``'s runner with 1 and 2 analyzers over the same files,
@@ -15,7 +23,8 @@ Generates (or takes, with ``--dir``) 44.1 kHz stereo FLAC files, then prints:
    (both warmed up untimed first);
 4. analyzer start-up: cold numba compile and warm cache load;
 5. memory of one process analysing a 60-minute file vs a 4-minute one;
-6. similarity search time on 100 000 rows.
+6. similarity search time on 100 000 rows;
+7. the performance targets, each with its figure and whether it is met.
 
 Ratios are what to read: absolute times move with the machine's load.
 """
@@ -159,11 +168,16 @@ class StackRun:
     """CPU seconds of the runner and everything it waited for (honcho and the stack), at exit."""
 
 
-def run_stack(paths: list[Path], analyzers: int, db: Path) -> StackRun:
+def tree_env(root: Path) -> dict[str, str]:
+    """The environment that makes ``python -m ...`` import the project from ``root``."""
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) -> StackRun:
     """``make run``'s runner over ``paths``: its wall time, the time once it was ready, and peak RSS (MB)
     and CPU seconds per process."""
     env = {
-        **os.environ,
+        **tree_env(root),
         "FPSTREAM_DB": str(db),
         "FPSTREAM_BROKER": f"ipc://{tempfile.mkdtemp()}/rt",
         "FPSTREAM_LOG_LEVEL": "INFO",  # the analyzers' "ready" lines
@@ -178,7 +192,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path) -> StackRun:
         encoding="utf-8",  # ingest's progress lines say "× real time"
         errors="replace",
         env=env,
-        cwd=ROOT,
+        cwd=root,
     )
     assert proc.stdin is not None and proc.stdout is not None
     monitor = StackMonitor(proc.pid)
@@ -226,22 +240,39 @@ def run_stack(paths: list[Path], analyzers: int, db: Path) -> StackRun:
     )
 
 
-def analyze_in_process(paths: list[Path], threads: int) -> tuple[float, dict[str, float]]:
-    """Wall time of ``fpstream analyze --threads N``'s work over ``paths``, and the CPU
-    seconds of each stage (summed over threads; wall time per stage would count decoding
-    and analysis twice where they overlap, and GIL waits)."""
-    from analyzer import stages
-    from analyzer.chunk import warm_up
-    from fpstream.analyze_file import analyze_file
+ANALYZE_CODE = """
+import json, sys, time
+from analyzer import stages
+from analyzer.chunk import warm_up
+from fpstream.analyze_file import analyze_file
+warm_up()
+stages.clear()
+t0 = time.perf_counter()
+for p in sys.argv[2:]:
+    row = analyze_file(p, threads=int(sys.argv[1]))
+    if row["status"] != "done":
+        raise SystemExit(p + ": " + str(row["error"]))
+print(json.dumps([time.perf_counter() - t0, dict(stages.CPU_SECONDS)]))
+"""
 
-    warm_up()
-    stages.clear()
-    t0 = time.perf_counter()
-    for p in paths:
-        row = analyze_file(str(p), threads=threads)
-        if row["status"] != "done":
-            raise RuntimeError(f"{p}: {row['error']}")
-    return time.perf_counter() - t0, dict(stages.CPU_SECONDS)
+
+def analyze_in_process(paths: list[Path], threads: int, root: Path = ROOT) -> tuple[float, dict[str, float]]:
+    """Wall time of ``fpstream analyze --threads N``'s work over ``paths`` (one fresh process of the
+    tree at ``root``, kernels warmed untimed first), and the CPU seconds of each stage (summed over
+    threads; wall time per stage would count decoding and analysis twice where they overlap, and
+    GIL waits)."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", ANALYZE_CODE, str(threads), *map(str, paths)],
+        env=tree_env(root),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, stage_cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, stage_cpu
 
 
 def librosa_way(path: Path) -> float:
@@ -274,8 +305,8 @@ def warm_librosa(path: Path) -> None:
         librosa_way(wav)
 
 
-def startup_seconds(cold: bool) -> float:
-    env = dict(os.environ)
+def startup_seconds(cold: bool, root: Path = ROOT) -> float:
+    env = tree_env(root)
     if cold:
         env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()
     code = (
@@ -283,7 +314,7 @@ def startup_seconds(cold: bool) -> float:
         "print(time.perf_counter()-t)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
     )
     return float(out.stdout.strip())
 
@@ -314,6 +345,52 @@ def row(*cells: object) -> None:
     print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
+def real_library(folder: Path, min_minutes: float, max_minutes: float) -> list[Path]:
+    """The 44.1 kHz stereo FLAC files of ``min_minutes``-``max_minutes`` in ``folder``."""
+    found = []
+    for p in sorted(folder.glob("*.flac")):
+        info = sf.info(str(p))
+        if (
+            info.samplerate == 44_100
+            and info.channels == 2
+            and min_minutes * 60 <= info.duration <= max_minutes * 60
+        ):
+            found.append(p)
+    if not found:
+        raise SystemExit(f"no 44.1 kHz stereo FLAC of {min_minutes:g}-{max_minutes:g} minutes in {folder}")
+    return found
+
+
+def stack_rows(label: str, run: StackRun, floor: float, n_paths: int, total_audio: float) -> None:
+    row(
+        f"{label}, wall incl. start-up",
+        f"{run.wall:.2f}",
+        f"{run.wall / floor:.2f}x decode floor, {n_paths / run.wall:.2f} tracks/s, "
+        f"{total_audio / run.wall:.0f}x real time",
+    )
+    if run.fed is None:
+        row(f"{label}, from ready", "?", "the analyzers' ready lines were not seen")
+    else:
+        row(
+            f"{label}, from ready",
+            f"{run.fed:.2f}",
+            f"{run.fed / floor:.2f}x decode floor, {n_paths / run.fed:.2f} tracks/s, "
+            f"{total_audio / run.fed:.0f}x real time",
+        )
+    for name, mb in sorted(run.peaks.items()):
+        cpu = run.cpu.get(name, 0.0)
+        row(f"  {name}", f"{cpu:.2f} CPU", f"peak RSS {mb:.0f} MB, {100 * cpu / run.wall:.0f}% of a core")
+    row(
+        "  all processes incl. runner and honcho (at exit)",
+        f"{run.total_cpu:.2f} CPU",
+        f"{run.total_cpu / run.wall:.2f} cores on average over the wall time",
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tests.bench",
@@ -321,99 +398,144 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--tracks", type=int, default=16, help="number of generated files (default 16)")
-    ap.add_argument("--minutes", default="3-6", help="length range of generated files, minutes (default 3-6)")
+    ap.add_argument("--minutes", default="3-6", help="length range of the files, minutes (default 3-6)")
     ap.add_argument("--dir", type=Path, help="folder of files to use/generate (default: a cache under /tmp)")
+    ap.add_argument("--real", type=Path, help="use the 44.1 kHz stereo FLAC files in this folder instead")
+    ap.add_argument("--baseline", type=Path, help="another checkout to measure side by side (interleaved)")
     ap.add_argument("--skip-librosa", action="store_true", help="skip the librosa comparison")
     ap.add_argument("--skip-stack", action="store_true", help="skip the make run measurements")
     ap.add_argument("--skip-long", action="store_true", help="skip the 60-minute memory measurement")
     args = ap.parse_args(argv)
     lo, hi = (float(x) for x in args.minutes.split("-"))
     folder = args.dir or Path(tempfile.gettempdir()) / f"fpstream-bench-{args.tracks}-{args.minutes}"
-    paths = make_library(folder, args.tracks, lo, hi)
+    if args.real:
+        paths = real_library(args.real, lo, hi)
+        kind = f"real music from {args.real}"
+    else:
+        paths = make_library(folder, args.tracks, lo, hi)
+        kind = f"generated, in {folder}"
     total_audio = audio_seconds(paths)
-    print(f"{len(paths)} files, {total_audio / 60:.1f} min of 44.1 kHz stereo FLAC in {folder}\n")
+    print(f"{len(paths)} files, {total_audio / 60:.1f} min of 44.1 kHz stereo FLAC ({kind})\n")
+    trees = [("this tree", ROOT)]
+    if args.baseline:
+        trees.insert(0, ("baseline", args.baseline.resolve()))
+        print(f"baseline: {trees[0][1]}; this tree: {ROOT}\n")
+
+    def tag(name: str) -> str:
+        return "" if len(trees) == 1 else f" [{name}]"
 
     floor = decode_floor(paths)
     print("| measurement | seconds | ratio / figure |\n|---|---|---|")
     row("decode floor (1 process, soundfile)", f"{floor:.2f}", f"{total_audio / floor:.0f}x real time")
+    runs: dict[tuple[str, int], StackRun] = {}
     if not args.skip_stack:
-        # Untimed: compiles the kernels into the default numba cache if a DSP edit made it stale, so
-        # that compile lands in neither stack run (it would otherwise inflate only the first).
-        startup_seconds(cold=False)
+        for _, root in trees:
+            # Untimed: compiles the kernels into the numba cache if a DSP edit made it stale, so
+            # that compile lands in neither stack run (it would otherwise inflate only the first).
+            startup_seconds(cold=False, root=root)
         with tempfile.TemporaryDirectory() as tmp:
-            runs = {}
             for n in (1, 2):
-                run = runs[n] = run_stack(paths, n, Path(tmp) / f"db{n}.db")
+                for name, root in trees:  # interleaved: both trees see the same load
+                    run = runs[name, n] = run_stack(paths, n, Path(tmp) / f"db{n}{len(runs)}.db", root)
+                    stack_rows(f"make run, {n} analyzer(s){tag(name)}", run, floor, len(paths), total_audio)
+            for name, _ in trees:
+                r1, r2 = runs[name, 1], runs[name, 2]
                 row(
-                    f"make run, {n} analyzer(s), wall incl. start-up",
-                    f"{run.wall:.2f}",
-                    f"{run.wall / floor:.2f}x decode floor, {len(paths) / run.wall:.2f} tracks/s, "
-                    f"{total_audio / run.wall:.0f}x real time",
+                    f"scaling 2 vs 1 analyzers, wall incl. start-up{tag(name)}",
+                    "",
+                    f"{r1.wall / r2.wall:.2f}x",
                 )
-                if run.fed is None:
-                    row(
-                        f"make run, {n} analyzer(s), from ready",
-                        "?",
-                        "the analyzers' ready lines were not seen",
-                    )
-                else:
-                    row(
-                        f"make run, {n} analyzer(s), from ready",
-                        f"{run.fed:.2f}",
-                        f"{run.fed / floor:.2f}x decode floor, {len(paths) / run.fed:.2f} tracks/s, "
-                        f"{total_audio / run.fed:.0f}x real time",
-                    )
-                for name, mb in sorted(run.peaks.items()):
-                    cpu = run.cpu.get(name, 0.0)
-                    share = 100 * cpu / run.wall
-                    row(f"  {name}", f"{cpu:.2f} CPU", f"peak RSS {mb:.0f} MB, {share:.0f}% of a core")
-                row(
-                    "  all processes incl. runner and honcho (at exit)",
-                    f"{run.total_cpu:.2f} CPU",
-                    f"{run.total_cpu / run.wall:.2f} cores on average over the wall time",
-                )
-            row("scaling 2 vs 1 analyzers, wall incl. start-up", "", f"{runs[1].wall / runs[2].wall:.2f}x")
-            if runs[1].fed is not None and runs[2].fed is not None:
-                row("scaling 2 vs 1 analyzers, from ready", "", f"{runs[1].fed / runs[2].fed:.2f}x")
+                if r1.fed is not None and r2.fed is not None:
+                    row(f"scaling 2 vs 1 analyzers, from ready{tag(name)}", "", f"{r1.fed / r2.fed:.2f}x")
     few = paths[:2]
     few_audio = audio_seconds(few)
-    ours, stage_cpu = analyze_in_process(few, threads=1)
-    row(
-        f"fpstream analyze --threads 1 ({len(few)} files)",
-        f"{ours:.2f}",
-        f"{few_audio / ours:.0f}x real time",
-    )
-    all_stages = sum(stage_cpu.values())
-    for name, cpu in sorted(stage_cpu.items(), key=lambda kv: -kv[1]):
-        row(f"  stage: {name}", f"{cpu:.2f} CPU s", f"{100 * cpu / all_stages:.0f}% of stage CPU")
-    row(
-        "  all stages",
-        f"{all_stages:.2f} CPU s",
-        f"{100 * all_stages / ours:.0f}% of analyze wall (decoding runs on its own thread)",
-    )
     cores = len(os.sched_getaffinity(0))
-    ours_mt, _ = analyze_in_process(few, threads=cores)
-    row(
-        f"fpstream analyze --threads {cores} (default)",
-        f"{ours_mt:.2f}",
-        f"{few_audio / ours_mt:.0f}x real time",
-    )
+    one, multi, stage_cpu = {}, {}, {}
+    for name, root in trees:
+        one[name], stage_cpu[name] = analyze_in_process(few, 1, root)
+        multi[name], _ = analyze_in_process(few, cores, root)
+    for name, _ in trees:
+        row(
+            f"fpstream analyze --threads 1 ({len(few)} files){tag(name)}",
+            f"{one[name]:.2f}",
+            f"{1000 * one[name] / few_audio:.2f} ms/audio s, {few_audio / one[name]:.0f}x real time",
+        )
+        row(
+            f"fpstream analyze --threads {cores} (default){tag(name)}",
+            f"{multi[name]:.2f}",
+            f"{1000 * multi[name] / few_audio:.2f} ms/audio s, {few_audio / multi[name]:.0f}x real time",
+        )
+    for name, _ in trees:
+        all_stages = sum(stage_cpu[name].values())
+        for stage_name, cpu in sorted(stage_cpu[name].items(), key=lambda kv: -kv[1]):
+            row(
+                f"  stage{tag(name)}: {stage_name}",
+                f"{cpu:.2f} CPU s",
+                f"{100 * cpu / all_stages:.0f}% of stage CPU, {1000 * cpu / few_audio:.2f} ms/audio s",
+            )
+        row(
+            f"  all stages{tag(name)}",
+            f"{all_stages:.2f} CPU s",
+            f"{100 * all_stages / one[name]:.0f}% of analyze --threads 1 wall (decoding has its own thread)",
+        )
+    slow = None
     if not args.skip_librosa:
         warm_librosa(few[0])
         slow = sum(librosa_way(p) for p in few)
-        row(
-            f"librosa way, 1 process (same {len(few)} files)",
-            f"{slow:.2f}",
-            f"fpstream is {slow / ours_mt:.1f}x faster ({slow / ours:.1f}x on one thread)",
-        )
-    row("analyzer start-up, cold compile", f"{startup_seconds(cold=True):.2f}", "")
-    row("analyzer start-up, warm cache", f"{startup_seconds(cold=False):.2f}", "")
+        for name, _ in trees:
+            row(
+                f"librosa way, 1 process (same {len(few)} files) vs analyze{tag(name)}",
+                f"{slow:.2f}",
+                f"fpstream is {slow / multi[name]:.1f}x faster ({slow / one[name]:.1f}x on one thread)",
+            )
+    cold, warm = {}, {}
+    for name, root in trees:
+        cold[name] = startup_seconds(cold=True, root=root)
+        warm[name] = startup_seconds(cold=False, root=root)
+        row(f"analyzer start-up, cold compile{tag(name)}", f"{cold[name]:.2f}", "")
+        row(f"analyzer start-up, warm cache{tag(name)}", f"{warm[name]:.2f}", "")
+    lengths = None
     if not args.skip_long:
         short = make_library(folder / "len4", 1, 4, 4)[0]
         long = make_library(folder / "len60", 1, 60, 60)[0]
-        a, b = peak_rss_of_analyze(short), peak_rss_of_analyze(long)
-        row("peak RSS analyze 4-min vs 60-min file", "", f"{a:.0f} MB vs {b:.0f} MB ({b / a:.2f}x)")
+        lengths = peak_rss_of_analyze(short), peak_rss_of_analyze(long)
+        row(
+            "peak RSS analyze 4-min vs 60-min file",
+            "",
+            "{:.0f} MB vs {:.0f} MB ({:.2f}x)".format(*lengths, lengths[1] / lengths[0]),
+        )
     row("similar: one query over 100 000 rows", "", similarity_ms())
+
+    print("\nTargets (issue 15), this tree:\n\n| target | figure | |\n|---|---|---|")
+    me = trees[-1][0]
+    if (me, 2) in runs and runs[me, 2].fed is not None:
+        ratio = runs[me, 2].fed / floor
+        row(
+            "make run ANALYZERS=2, from ready, <= 2.5x the decode floor",
+            f"{ratio:.2f}x",
+            verdict(ratio <= 2.5),
+        )
+    if (me, 2) in runs:
+        worst = max(mb for key, mb in runs[me, 2].peaks.items() if key.startswith("analyzer"))
+        row("every analyzer <= 200 MB peak RSS", f"{worst:.0f} MB", verdict(worst <= 200))
+    if slow is not None:
+        row(
+            "fpstream analyze >= 25x faster than the librosa way",
+            f"{slow / multi[me]:.1f}x",
+            verdict(slow / multi[me] >= 25),
+        )
+    if lengths is not None:
+        row(
+            "memory flat in track length (60 vs 4 min)",
+            f"{lengths[1] / lengths[0]:.2f}x",
+            verdict(lengths[1] / lengths[0] <= 1.1),
+        )
+    row(
+        "analyzer ready within 2 s on a warm cache (make setup compiles)",
+        f"{warm[me]:.2f} s",
+        verdict(warm[me] <= 2.0),
+    )
+    row("analyzer start-up on a cold cache (reported)", f"{cold[me]:.2f} s", "")
     return 0
 
 
