@@ -61,3 +61,25 @@ def test_hpss_equals_librosa_on_hard_signals(tmp_path, signal: str) -> None:
     }[signal]().astype(np.float32)
     ours = analyze_array(tmp_path, y, SR, chunk_s=3.1)["harmonic_ratio"]
     assert ours == pytest.approx(librosa_harmonic_ratio(y), abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("rows", "cols", "out_lo", "out_hi", "n_total"),
+    [
+        (460, 1025, 15, 445, -1),  # a chunk's time median: context both sides, track end not here
+        (200, 130, 0, 200, 200),  # both track edges reflected; the last tile overlaps the one before
+        (1025, 37, 0, 1025, 1025),  # frequency median over fewer frames than one tile of lanes
+        (9, 70, 0, 9, 9),  # shorter than the kernel: reflection wraps more than once
+    ],
+)
+def test_running_median_is_scipys_median_filter(rows, cols, out_lo, out_hi, n_total, dtype) -> None:
+    import scipy.ndimage
+
+    from analyzer.harmonic import _running_median
+
+    a = np.random.default_rng(rows).random((rows, cols)).astype(dtype)
+    a[:, 3] = 0.25  # ties
+    ours = _running_median(a, 0, out_lo, out_hi, n_total)
+    ref = scipy.ndimage.median_filter(a, size=(31, 1), mode="reflect")[out_lo:out_hi]
+    np.testing.assert_array_equal(ours, ref)
