@@ -32,7 +32,7 @@ $(WARM): $(STAMP) $(wildcard analyzer/*.py)
 run: $(WARM)
 	@$(PYTHON) -m fpstream.run --analyzers $(ANALYZERS)
 
-test: $(STAMP)
+test: $(WARM)
 	$(PYTHON) -m pytest -q
 
 lint: $(STAMP)
