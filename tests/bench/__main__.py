@@ -437,12 +437,24 @@ def main(argv: list[str] | None = None) -> int:
             # Untimed: compiles the kernels into the numba cache if a DSP edit made it stale, so
             # that compile lands in neither stack run (it would otherwise inflate only the first).
             startup_seconds(cold=False, root=root)
+        counts = [int(n) for n in args.stack_analyzers.split(",")]
         with tempfile.TemporaryDirectory() as tmp:
-            for n in (1, 2):
+            for n in counts:
                 for name, root in trees:  # interleaved: both trees see the same load
+                    # the floor again right before each run: on a shared machine the load moves
+                    floors[name, n] = decode_floor(paths)
+                    row(
+                        f"decode floor, measured right before the next run{tag(name)}",
+                        f"{floors[name, n]:.2f}",
+                        f"{total_audio / floors[name, n]:.0f}x real time",
+                    )
                     run = runs[name, n] = run_stack(paths, n, Path(tmp) / f"db{n}{len(runs)}.db", root)
-                    stack_rows(f"make run, {n} analyzer(s){tag(name)}", run, floor, len(paths), total_audio)
+                    stack_rows(
+                        f"make run, {n} analyzer(s){tag(name)}", run, floors[name, n], len(paths), total_audio
+                    )
             for name, _ in trees:
+                if (name, 1) not in runs or (name, 2) not in runs:
+                    continue
                 r1, r2 = runs[name, 1], runs[name, 2]
                 row(
                     f"scaling 2 vs 1 analyzers, wall incl. start-up{tag(name)}",
