@@ -10,7 +10,7 @@ native rate, owned samples ``[start, start + frames)``:
   ``bands`` (power per band, all frames); sums over non-silent frames of
   ``centroid``, ``rolloff``, ``flatness`` and ``chroma`` (with ``chroma_n``).
 owned HPSS frames ``[hpss_lo, hpss_hi)``: ``e_h``, ``e_p``.
-last chunk only: ``n_samples`` (track length), ``n_frames``.
+last chunk only: ``n_samples`` (track length), ``n_frames``; ``warning`` if ingest sent one.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
     except Exception as exc:
         error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
         return Failed(header.ref, error, seq=header.seq)
+    if header.warning:
+        body["warning"] = header.warning  # decoding's note on the track travels on to the stored row
     return Partial(
         header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
     )

@@ -120,3 +120,8 @@ TRACK_COLUMNS: tuple[str, ...] = (
     "analyzed_at",
     "fingerprint_version",
 )
+
+# Columns added by later schema versions: they follow the features, in the table as in every row.
+#   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
+#   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
+ADDED_COLUMNS: tuple[str, ...] = ("warning",)

@@ -112,6 +112,9 @@ class ChunkHeader:
     preroll: int
     dtype: str = PCM_DTYPE.str
     seq: int = NO_SEQ
+    # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
+    # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
+    warning: str = ""
 
     @property
     def total_frames(self) -> int:
@@ -311,6 +314,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         preroll=_get(msg, "preroll", int),
         dtype=_get(msg, "dtype", str),
         seq=_get(msg, "seq", int),
+        warning=_get(msg, "warning", str) if "warning" in msg else "",
     )
     if header.dtype != PCM_DTYPE.str:
         raise ProtocolError(f"unsupported dtype {header.dtype!r}")

@@ -64,13 +64,15 @@ class Track:
     channels: int | None
     analyzed_at: str | None
     fingerprint_version: int | None
+    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
     features: dict[str, float] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Track:
         done = row["status"] == "done"
         return cls(
-            **{name: row[name] for name in cls.__dataclass_fields__ if name != "features"},
+            # .get: a database older than the warning column (schema v1) has none
+            **{name: row.get(name) for name in cls.__dataclass_fields__ if name != "features"},
             features={name: row[name] for name in FEATURES} if done else None,
         )
 

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Fingerprint each FILE in this process (no stack, no database) and print one\n"
             "JSON object per file on stdout, in the order given, as soon as it is done.\n\n"
             + textwrap.fill(
-                f"Each object has the columns the stack stores ({_COLUMN_LIST}) and the 25 values, "
+                f"Each object has the columns the stack stores ({_COLUMN_LIST}), the 25 values and warning, "
                 "with full float precision. It runs the stack's own code (decode, chunk, analyse, "
                 "msgpack round trip, merge), so the numbers are the ones the stack stores.",
                 width=84,
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             textwrap.fill(
                 "Write every row of the library, sorted by path, with every column as stored "
-                f"({_COLUMN_LIST}, then the 25 values).",
+                f"({_COLUMN_LIST}, then the 25 values, then warning).",
                 width=80,
             )
             + "\n\n"

@@ -54,6 +54,8 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
         of this program's fingerprint version (else ``library`` is not used).
     """
     lines = [row["path"], "  " + _summary(row)]
+    if row.get("warning"):
+        lines.append(f"  warning: {row['warning']}")
     if row.get("status") != "done":
         lines.append(f"  error: {row.get('error') or '(none recorded)'}")
         return "\n".join(lines) + "\n"

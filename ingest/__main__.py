@@ -293,6 +293,9 @@ class Ingest:
             s.pcm = None
             if s.header.last:
                 s.track.duration_s = (s.header.start + s.header.frames) / s.header.sample_rate
+                s.track.warning = s.header.warning
+                if s.header.warning:
+                    log.info("%s: %s", s.track.path, s.header.warning)
                 self.tracker.sent(s.track, time.monotonic())
                 self.sending = None
             else:
@@ -377,7 +380,7 @@ class Ingest:
                 # acknowledged while a re-send is still going out: stop sending it
                 self.sending.chunks.close()
                 self.sending = None
-            self.progress.finished(ack.status, track.duration_s)
+            self.progress.finished(ack.status, track.duration_s, warned=bool(track.warning))
 
 
 def main(argv: list[str] | None = None) -> int:

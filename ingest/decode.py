@@ -1,6 +1,7 @@
 """Streaming decode: a file becomes numbered chunks of float32 PCM with pre-roll.
 
-The file is read block by block with soundfile, so memory is one chunk plus its
+The file is read block by block through :func:`ingest.readers.open_reader`
+(libsndfile or FFmpeg, chosen per format), so memory is one chunk plus its
 pre-roll whatever the track's length. Each chunk carries ``preroll`` frames of
 the samples before it, the context an analyzer needs to compute exactly the
 frames it owns (filter state, STFT windows, median filters), so chunk size
@@ -14,13 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
+from ingest.readers import DecodeError, open_reader
 
-
-class DecodeError(Exception):
-    """A file that cannot be opened or decoded; the message is the row's error."""
+__all__ = ["DecodeError", "file_identity", "iter_chunks"]
 
 
 def file_identity(path: str) -> tuple[int, int]:
@@ -38,11 +37,6 @@ def file_identity(path: str) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-# Containers whose seek lands on the exact sample (uncompressed PCM, and FLAC's sample-accurate
-# seek table search): a re-sent chunk seeks there. Other formats decode from the start and skip.
-EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "AIFF", "AU", "W64", "RF64", "CAF", "RAW", "FLAC"})
-
-
 def iter_chunks(
     path: str,
     ref: TrackRef,
@@ -52,7 +46,8 @@ def iter_chunks(
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
     ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
-    re-sent alone).
+    re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
+    start and skip.
 
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
@@ -71,37 +66,31 @@ def _chunks(
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
+    reader = open_reader(path)
     try:
-        f = sf.SoundFile(os.fsencode(path))  # bytes: names that are not UTF-8 open too
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise DecodeError(f"not a readable audio file: {_describe(exc)}") from None
-    except OSError as exc:
-        raise DecodeError(f"cannot open: {exc.strerror or exc}") from None
-    with f:
-        sr, ch = int(f.samplerate), int(f.channels)
-        if sr <= 0 or ch <= 0:
-            raise DecodeError(f"invalid format: {sr} Hz, {ch} channels")
+        sr, ch = reader.samplerate, reader.channels
         chunk = max(1, round(chunk_s * sr))
         preroll_max = preroll_frames(sr, preroll_s)
         tail = np.zeros((0, ch), dtype=PCM_DTYPE)
         start, index = 0, 0
-        if first > 0 and f.seekable() and f.format in EXACT_SEEK_FORMATS:
+        if first > 0 and reader.exact_seek:
             start, index = first * chunk, first
             pre = min(start, preroll_max)
-            try:
-                f.seek(start - pre)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise DecodeError(f"cannot seek to chunk {first}: {_describe(exc)}") from None
-            tail = _read(f, pre, start - pre)
+            reader.seek(start - pre)
+            tail = reader.read(pre)
             if len(tail) < pre:
                 raise DecodeError(f"chunk {first} is beyond the end of the file")
-        block = _read(f, chunk, start)
+        block = reader.read(chunk)
         while True:
-            nxt = _read(f, chunk, start + len(block)) if len(block) == chunk else None
+            nxt = reader.read(chunk) if len(block) == chunk else None
             last = nxt is None or len(nxt) == 0
             pcm = np.empty((len(tail) + len(block), ch), dtype=PCM_DTYPE)
             pcm[: len(tail)] = tail
             pcm[len(tail) :] = block
+            # the last chunk tells what the reader noticed once the whole stream was read
+            warning = "; ".join(reader.warnings(start + len(block))) if last else ""
+            if last and start + len(block) == 0 and warning.startswith("truncated"):
+                raise DecodeError(f"{warning}: no audio decodes")  # nothing to fingerprint
             header = ChunkHeader(
                 ref=ref,
                 index=index,
@@ -111,6 +100,7 @@ def _chunks(
                 start=start,
                 frames=len(block),
                 preroll=len(tail),
+                warning=warning,
             )
             if index >= first:
                 yield header, pcm
@@ -122,18 +112,5 @@ def _chunks(
             start += len(block)
             index += 1
             block = nxt
-
-
-def _read(f: sf.SoundFile, n: int, at: int) -> np.ndarray:
-    try:
-        return f.read(n, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise DecodeError(f"decode error after {at} frames: {_describe(exc)}") from None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    # soundfile prefixes the path; the row already has it
-    if ": " in text and text.startswith("Error opening"):
-        text = text.split(": ", 1)[1]
-    return text.strip() or type(exc).__name__
+    finally:
+        reader.close()

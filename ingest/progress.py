@@ -42,11 +42,13 @@ class Progress:
         self.first_sent: float | None = None
         self.next_print = self.started + interval_s
         self.total = self.done = self.failed = self.skipped = 0
+        self.warned = 0  # done, with a warning (e.g. truncated)
         self.audio_s = 0.0
 
-    def finished(self, status: str, duration_s: float) -> None:
+    def finished(self, status: str, duration_s: float, warned: bool = False) -> None:
         if status == "done":
             self.done += 1
+            self.warned += warned
             self.audio_s += duration_s
         else:
             self.failed += 1
@@ -86,7 +88,9 @@ class Progress:
         finished = self.done + self.failed + self.skipped
         self.stream.write(
             f"finished {finished} of {self.total} paths in {format_duration(now - self.started)}: "
-            f"done {self.done} failed {self.failed} skipped {self.skipped}\n"
+            f"done {self.done} failed {self.failed} skipped {self.skipped}"
+            + (f" ({self.warned} done with a warning: `fpstream show PATH`)" if self.warned else "")
+            + "\n"
         )
         self.stream.flush()
 

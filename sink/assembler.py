@@ -68,7 +68,9 @@ def fingerprint_row(
     done with its 25 values, or failed saying why the merge could not make them. Never raises."""
     try:
         fp = fingerprint(bodies, sample_rate, channels)
-        return store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values)
+        warning = bodies[-1].get("warning") if bodies else None
+        note = warning if isinstance(warning, str) else None
+        return store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values, note)
     except Exception as exc:
         return store.failed_row(ref, f"fingerprint failed: {type(exc).__name__}: {exc}")
 

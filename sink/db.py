@@ -17,10 +17,10 @@ from typing import Any
 
 import aiosqlite
 
-from base.fields import FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
 from base.protocol import TrackRef
 
-COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES
+COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
 
 _TRACKS_V1 = (
     "CREATE TABLE tracks (\n"
@@ -38,6 +38,8 @@ _TRACKS_V1 = (
 
 MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
+    # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
+    2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -126,9 +128,17 @@ def _known(n: int) -> int | None:
 
 
 def done_row(
-    ref: TrackRef, duration_s: float, sample_rate: int, channels: int, values: dict[str, float]
+    ref: TrackRef,
+    duration_s: float,
+    sample_rate: int,
+    channels: int,
+    values: dict[str, float],
+    warning: str | None = None,
 ) -> tuple[Any, ...]:
-    """A ``done`` row; raises ValueError unless all 25 values are present and finite."""
+    """A ``done`` row; raises ValueError unless all 25 values are present and finite.
+
+    ``warning`` is what decoding noticed (a truncated file, say): the row is
+    still done, its values describe the audio that decoded."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
@@ -148,7 +158,7 @@ def done_row(
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + tuple(floats)
+    return head + tuple(floats) + (warning or None,)
 
 
 def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
@@ -164,4 +174,4 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES)
+    return head + (None,) * len(FEATURES) + (None,)

@@ -63,7 +63,9 @@ def done_row(path: str, values: Sequence[float], **extra: Any) -> dict[str, Any]
     return row
 
 
-def failed_row(path: str, error: str = "not a readable audio file: Format not recognised") -> dict[str, Any]:
+def failed_row(
+    path: str, error: str = "not an audio file: no known audio or container format"
+) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(
         path=path,

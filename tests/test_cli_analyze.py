@@ -65,7 +65,7 @@ def test_failed_files_still_print_a_row_and_exit_1(audio, tmp_path, capsys) -> N
     rows = rows_of(capsys.readouterr().out)
     assert [r["status"] for r in rows] == ["failed", "failed", "failed", "done"]
     assert rows[0]["error"] == "file not found"
-    assert rows[1]["error"].startswith("not a readable audio file")
+    assert rows[1]["error"] == "not an audio file: no known audio or container format"
     assert rows[2]["error"] == "is a directory, not an audio file"
     assert all(rows[0][n] is None for n in FEATURES)
 

@@ -70,6 +70,17 @@ def test_failed_track_shows_its_error(tmp_path, capsys) -> None:
     assert parse(out) == {}
 
 
+def test_done_track_shows_its_warning_and_its_values(tmp_path, capsys) -> None:
+    warning = "truncated: decoded 12.0 s of the 30.0 s declared"
+    row = done_row("/music/cut.mp3", np.ones(len(FEATURES)), warning=warning)
+    db = create_db(tmp_path / "lib.db", [row, done_row("/music/whole.mp3", np.ones(len(FEATURES)))])
+    assert main(["show", "/music/cut.mp3", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[2] == f"  warning: {warning}" and list(parse(out)) == list(FEATURES)
+    assert main(["show", "/music/whole.mp3", "--db", str(db)]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_relative_path_and_not_in_library(tmp_path, monkeypatch, capsys) -> None:
     (tmp_path / "a b").mkdir()
     db = create_db(tmp_path / "lib.db", [done_row(str(tmp_path / "a b" / "x.wav"), np.ones(len(FEATURES)))])

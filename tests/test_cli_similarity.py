@@ -213,7 +213,7 @@ def test_similar_errors_say_what_to_do(library_db, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "/music/nope.flac is not in the library" in err and "fpstream feed" in err
     assert main(["similar", "/music/broken.flac", "--db", str(library_db)]) == 1
-    assert "failed analysis (not a readable audio file" in capsys.readouterr().err
+    assert "failed analysis (not an audio file" in capsys.readouterr().err
     assert main(["similar", "/music/a.flac", "--db", str(tmp_path / "missing.db")]) == 1
     assert "no database at" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
