@@ -158,7 +158,8 @@ class Ingest:
         self.stopping: int | None = None  # the signal that asked us to stop
         self.address = sockets.endpoints.base
         self.watch = StackWatch(sockets)
-        self.stack_ready = False  # the broker said an analyzer and the sink are connected
+        # the broker said an analyzer and the sink are connected; FPSTREAM_STACK_WAIT_S=0: not checked
+        self.stack_ready = settings.stack_wait_s == 0
         self.stack_problem = ""  # what is missing now (reported once per change), "" when complete
         self.aborted: str | None = None  # why the run cannot go on (set by abort(), maybe from a thread)
 
@@ -171,7 +172,8 @@ class Ingest:
     def run(self) -> int:
         poller = zmq.Poller()
         poller.register(self.acks, zmq.POLLIN)
-        self.watch.start()
+        if self.settings.stack_wait_s > 0:
+            self.watch.start()
         started = time.monotonic()
         while self.stopping is None and self.aborted is None:
             now = time.monotonic()
@@ -509,7 +511,8 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         epilog=f"Settings (environment): FPSTREAM_DB (the library, default {database_path()}), "
         "FPSTREAM_BROKER, FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
         "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_STACK_WAIT_S (5: seconds to "
-        "wait for a complete stack at start), FPSTREAM_CHUNK_S (10), FPSTREAM_MAX_IN_FLIGHT (16), "
+        "wait for a complete stack at start; 0: no check), FPSTREAM_CHUNK_S (10), "
+        "FPSTREAM_MAX_IN_FLIGHT (16), "
         "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
         "of audio), FPSTREAM_RETRIES (3), FPSTREAM_REORDER_S (3), FPSTREAM_TAIL_S (10), "
         "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2 on a "

@@ -115,4 +115,5 @@ class StackWatch:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(self.timeout_s + 1)
+        if self._thread.is_alive():
+            self._thread.join(self.timeout_s + 1)
