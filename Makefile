@@ -3,22 +3,29 @@
 #   find ~/Music -type f -name '*.flac' | make run ANALYZERS=4
 #   make test
 #
-# .venv is created with python3 if missing; the project is (re)installed into it
-# only when pyproject.toml is newer than the install stamp.
+# .venv is created with python3 if missing. `make run` installs only what running
+# needs (the project and its dependencies); `make test` adds the test extra (pytest,
+# ruff, and the reference libraries the tests compare with). Each install happens
+# again only when pyproject.toml is newer than its stamp.
 
 VENV      ?= .venv
 PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.fpstream-installed
 WARM      := $(VENV)/.fpstream-kernels
+TEST_STAMP := $(VENV)/.fpstream-test-installed
 ANALYZERS ?= $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
 .PHONY: run test lint setup
 
-setup: $(WARM)
+setup: $(WARM) $(TEST_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 # Compile the numba kernels into their on-disk cache (numba's cache=True, in the
@@ -32,8 +39,8 @@ $(WARM): $(STAMP) $(wildcard analyzer/*.py)
 run: $(WARM)
 	@$(PYTHON) -m fpstream.run --analyzers $(ANALYZERS)
 
-test: $(WARM)
+test: $(WARM) $(TEST_STAMP)
 	$(PYTHON) -m pytest -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

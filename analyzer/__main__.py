@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Settings (environment): FPSTREAM_BROKER (default ipc://$XDG_RUNTIME_DIR/fpstream), "
         "FPSTREAM_CURVE_DIR and FPSTREAM_CURVE_CLIENT (CurveZMQ client keys, for a tcp broker on another "
         "host), FPSTREAM_MAX_MESSAGE_MB (256), FPSTREAM_IDLE_WARN_S (60: say so after this long without work "
-        "and without a broker), FPSTREAM_LOG_LEVEL (INFO). See README.md.",
+        "and without a broker), FPSTREAM_LOG_LEVEL (INFO). See README.md; the 25 "
+        "numbers it computes: docs/fingerprint.md.",
     ).parse_args(argv)
     logs.setup("analyzer")
     # One analyzer is one core. OpenBLAS (numpy's matmul) otherwise starts a thread per

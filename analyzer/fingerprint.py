@@ -86,7 +86,7 @@ def merge(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -> Merg
 
 
 def values(m: Merged) -> dict[str, float]:
-    """The 25 values of a merged track, by name (see FINGERPRINT.md)."""
+    """The 25 values of a merged track, by name (see docs/fingerprint.md)."""
     sb = m.subblocks
     sb_len = subblock_len(m.sample_rate)
     silent = m.series["silent"].astype(bool)

@@ -164,7 +164,7 @@ def hpss_energies(
     ``Σ (|X| M)²``.
 
     Full resolution, exact. Merging adjacent bin pairs before the medians
-    (FINGERPRINT.md accepts a cheaper separation within ±0.03) was 2.3x faster
+    (docs/fingerprint.md accepts a cheaper separation within ±0.03) was 2.3x faster
     but moved a pure sine sweeping at 350–550 Hz/s, where full-resolution HPSS
     itself turns from harmonic to percussive, by up to 0.24. The exact medians
     are made cheap instead: 64 of them are updated side by side in SIMD lanes

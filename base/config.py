@@ -101,5 +101,22 @@ class Endpoints:
             os.chmod(d, 0o700)
 
 
+def default_database_path() -> Path:
+    """One library per user, wherever a command runs: ``$XDG_DATA_HOME/fpstream/fingerprints.db``.
+
+    The XDG Base Directory convention (``~/.local/share`` when ``XDG_DATA_HOME`` is
+    unset or not absolute), as other music-library tools keep one library per user.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "fpstream" / "fingerprints.db"
+
+
 def database_path() -> Path:
-    return Path(os.environ.get("FPSTREAM_DB") or "fingerprints.db")
+    """The library: ``FPSTREAM_DB`` if set, else the per-user default; always absolute.
+
+    Absolute so that the path printed at start is the file every process uses,
+    whatever directory each was started from.
+    """
+    given = os.environ.get("FPSTREAM_DB")
+    return Path(given).expanduser().absolute() if given else default_database_path().absolute()

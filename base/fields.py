@@ -1,4 +1,4 @@
-"""The stored fingerprint, in the order of FINGERPRINT.md: names, and what every reader needs to know.
+"""The stored fingerprint, in the order of docs/fingerprint.md: names, and what every reader needs to know.
 
 Every process and command imports these instead of re-spelling column names.
 :data:`FIELDS` is the one feature table (as essentia keeps its descriptor
@@ -47,7 +47,7 @@ BANDS: tuple[str, ...] = FEATURES[:7]
 
 @dataclass(frozen=True)
 class Field:
-    """One of the 25 values, as FINGERPRINT.md defines it.
+    """One of the 25 values, as docs/fingerprint.md defines it.
 
     ``low``/``high``: the range the definition allows (None: unbounded, e.g. LUFS
     has no fixed floor above the −70 gate). ``silence``: the value of a track
@@ -66,7 +66,8 @@ class Field:
     weight: float
 
 
-#: The seven families of FINGERPRINT.md, in table order (rows 1–7, 8–10, 11–14, 15–17, 18–20, 21–23, 24–25).
+#: The seven families of docs/fingerprint.md, in table order
+#: (rows 1–7, 8–10, 11–14, 15–17, 18–20, 21–23, 24–25).
 FAMILIES: tuple[str, ...] = (
     "Frequency bands (share of total power)",
     "Loudness and dynamics",

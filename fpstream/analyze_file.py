@@ -69,7 +69,7 @@ def analyze_file(
         (a name that is not UTF-8 keeps its odd bytes as ``\\xNN`` escapes).
     chunk_s, preroll_s : float
         Chunking, as in the stack. The result must not depend on ``chunk_s``
-        (FINGERPRINT.md, "Whole-track, streamed"); changing it is a way to
+        (docs/fingerprint.md, "Whole-track, streamed"); changing it is a way to
         check that.
     threads : int
         Chunks analysed at once, each on its own thread (the kernels release

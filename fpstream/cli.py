@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from base.config import database_path
 from base.fields import TRACK_COLUMNS
 from fpstream import __version__
 from fpstream.cli_args import (
@@ -41,15 +42,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_playlist",
     "fpstream.cli_duplicates",
     "fpstream.master.command",
+    "fpstream.prune",
 )
 
 #: The stored columns besides the 25 values, as listed in help texts.
 _COLUMN_LIST = ", ".join(TRACK_COLUMNS)
 
-ENV_HELP = """\
+
+def env_help() -> str:
+    """The environment section of the help texts, with the library's path as resolved now."""
+    text = f"""\
 environment:
-  FPSTREAM_DB      the database file (default: fingerprints.db in the working directory)
-  FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)"""
+  FPSTREAM_DB      the library (default: $XDG_DATA_HOME/fpstream/fingerprints.db, one per user,
+                   whatever the current directory); here: {database_path()}
+  FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)
+
+The 25 numbers are defined in docs/fingerprint.md; settings: README.md, section Settings."""
+    return text.replace("%", "%%")
 
 
 def _weights(text: str) -> dict[str, float]:
@@ -79,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream export --format csv -o lib.csv    everything, for a spreadsheet\n"
             "  find ~/Music -name '*.flac' | fpstream feed   add files to a running stack\n"
             "  fpstream status                            is a stack running, and how fast\n\n"
-            f"{ENV_HELP}\n\n"
-            "The 25 values are defined in FINGERPRINT.md; the README has the schema and SQL examples."
+            f"{env_help()}\n"
+            "The README has the schema and SQL examples."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -113,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream analyze song.flac\n"
             "  fpstream analyze *.wav > fingerprints.jsonl\n"
             "  fpstream analyze song.flac | jq '{lufs, tempo_bpm}'\n"
-            "  fpstream analyze --chunk-s 3 song.flac      same numbers, smaller chunks"
+            "  fpstream analyze --chunk-s 3 song.flac      same numbers, smaller chunks\n\n"
+            "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything libsndfile reads)")
@@ -155,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream export --format csv --output library.csv\n"
             "  fpstream export --format jsonl | jq -c 'select(.status == \"done\") | {path, lufs}'\n"
             "  FPSTREAM_DB=~/music.db fpstream export --format csv > music.csv\n\n"
-            f"{ENV_HELP}"
+            f"{env_help()}"
         ),
     )
     p.add_argument("--format", required=True, choices=("jsonl", "json", "csv"), help="output format")
@@ -175,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one track's 25 values by family, with units and percentiles",
         description=(
             "Print the stored fingerprint of PATH: the 25 values grouped in the seven families\n"
-            "of FINGERPRINT.md, each with its unit and, when the library has at least 20\n"
+            "of docs/fingerprint.md, each with its unit and, when the library has at least 20\n"
             "analysed tracks, its percentile within the library (p90: 90 % of the tracks have\n"
             "a lower value). A failed track shows its error instead.\n\n"
             "PATH is looked up as the stack stores it: made absolute (os.path.abspath) from\n"
@@ -188,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream show ~/Music/Artist/Album/01.flac\n"
             "  fpstream show --db ~/music.db song.flac\n"
             "  fpstream show song.flac --format json | jq '.[0].lufs_percentile'\n\n"
-            f"{ENV_HELP}"
+            f"{env_help()}"
         ),
     )
     p.add_argument("path", metavar="PATH", help="an audio file in the library")
@@ -212,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
             "           each; lufs, bass_mid_ratio, tempo_bpm, spectral_centroid,\n"
             "           spectral_rolloff, pitch_stability, dynamic_range_variation,\n"
             "           peak_consistency, stereo_width, phase_correlation 0.5; silence_ratio\n"
-            "           0.25; the rest 1.0 (why: README, 'Similarity', or the docstring\n"
-            "           of fpstream/similarity.py)\n"
+            "           0.25; the rest 1.0 (why: README.md, section 'Default weights,\n"
+            "           and why', or the docstring of fpstream/similarity.py)\n"
             "  equal    every dimension 1.0\n"
             "  NAME=W,...  change single weights, on top of default or of a preset given first"
         ),
@@ -223,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream similar ~/Music/a.flac -k 50 --weights tempo_bpm=0      ignore tempo\n"
             "  fpstream similar ~/Music/a.flac --weights equal,lufs=0,crest_db=0\n"
             "  fpstream similar ~/Music/a.flac --format jsonl | jq -r .path     for scripts\n\n"
-            f"{ENV_HELP}"
+            f"{env_help()}"
         ),
     )
     p.add_argument("path", metavar="PATH", help="an analysed track of the library")
@@ -259,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream status\n"
             "  watch -n 5 fpstream status\n"
             "  FPSTREAM_BROKER=tcp://10.0.0.5:5555 fpstream status      a stack on another machine\n\n"
-            f"{ENV_HELP}"
+            f"{env_help()}"
         ),
     )
     p.add_argument(
@@ -288,23 +298,29 @@ def build_parser() -> argparse.ArgumentParser:
             "Read audio file paths from stdin (one per line, or NUL-separated with -0) and feed\n"
             "them into the running stack, printing progress on stderr. Returns once every path\n"
             "has a committed row (done or failed). Files already done and unchanged (same path,\n"
-            "size and mtime) are skipped unless --force. This is what `make run` does after\n"
-            "starting the stack; use it when you keep a stack up (e.g. `honcho start` in\n"
-            "another terminal)."
+            "size and mtime) are skipped unless --force; files that failed and are unchanged\n"
+            "are skipped unless --retry-failed. It first checks that the broker, an analyzer\n"
+            "and the sink are there (exit 1 within seconds, naming what is missing). This is\n"
+            "what `make run` does after starting the stack; use it when you keep a stack up\n"
+            "(README.md, section 'Keep a stack up')."
         ),
         epilog=(
             "examples:\n"
             "  find ~/Music -type f -name '*.flac' | fpstream feed\n"
             "  find ~/Music -type f -print0 | fpstream feed -0\n"
             "  echo ~/Music/remastered.flac | fpstream feed --force\n\n"
-            "exit status: 0 when every path was committed, 1 if some were never acknowledged\n"
-            "(is the sink running?), 2 if the path list could not be read.\n\n"
-            f"{ENV_HELP}\n"
+            "exit status: 0 when every path was committed, 1 if the stack is incomplete or some\n"
+            "paths were never acknowledged, 2 if the path list could not be read, 130 on Ctrl-C\n"
+            "(committed rows are kept: feed the same paths again to finish).\n\n"
+            f"{env_help()}\n"
             "  more settings (FPSTREAM_MAX_IN_FLIGHT, FPSTREAM_RETRIES, ...): python -m ingest --help"
         ),
     )
     p.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
     p.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
+    p.add_argument(
+        "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
+    )
     p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
 
     # Subcommands in modules of their own (see fpstream.cli_args): one line each.
@@ -460,6 +476,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     from ingest.__main__ import main as ingest_main
 
     argv = [*(["--null"] if args.null else []), *(["--force"] if args.force else [])]
+    argv += ["--retry-failed"] if args.retry_failed else []
     if args.input:
         argv += ["--input", args.input]
     return ingest_main(argv)

@@ -27,7 +27,8 @@ def db_option(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         default=None,
-        help="the database to read (default: $FPSTREAM_DB, else fingerprints.db)",
+        help="the database (default: $FPSTREAM_DB, else $XDG_DATA_HOME/fpstream/fingerprints.db; "
+        f"here: {str(database_path()).replace('%', '%%')})",
     )
 
 

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  fpstream duplicates\n"
             "  fpstream duplicates --max-distance 0.01 --format csv > copies.csv\n"
-            "  fpstream duplicates --format jsonl | jq -r 'select(.format == \"WAV\") | .path'"
+            "  fpstream duplicates --format jsonl | jq -r 'select(.format == \"WAV\") | .path'\n\n"
+            "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument(

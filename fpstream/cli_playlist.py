@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  fpstream playlist ~/Music/a.flac -n 30\n"
             "  fpstream playlist ~/Music/calm.flac --to ~/Music/loud.flac -n 12 --m3u warmup.m3u\n"
             "  fpstream playlist ~/Music/a.flac --format m3u > a.m3u\n"
-            "  fpstream playlist ~/Music/a.flac --format jsonl | jq -r .path"
+            "  fpstream playlist ~/Music/a.flac --format jsonl | jq -r .path\n\n"
+            "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument("seed", metavar="SEED", help="the first track (an analysed track of the library)")

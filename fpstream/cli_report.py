@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  fpstream report                                   writes library.html\n"
             "  fpstream report --output ~/music.html --track ~/Music/a.flac\n"
-            "  xdg-open library.html"
+            "  xdg-open library.html\n\n"
+            "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument(

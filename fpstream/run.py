@@ -1,90 +1,212 @@
-"""What ``make run`` runs: the Procfile stack under honcho, fed with this process's stdin.
+"""What ``make run`` runs: start broker, sink and N analyzers, feed them this process's stdin, stop them.
 
-    stdin ─► [copy thread] ─► fifo (FPSTREAM_INPUT) ─► ingest ─► broker ─► analyzers × N ─► sink
+    stdin ─► ingest (in this process, in the foreground) ─► broker ─► analyzers × N ─► sink ─► library
 
-honcho gives its processes no stdin, so the paths go through a fifo in a
-private temporary directory, named to ingest by ``FPSTREAM_INPUT``. honcho
-stops every process as soon as one exits and returns that one's exit code;
-ingest exits (0) when every path is committed, so the run ends there.
+The services run as child processes in process groups of their own, with
+their log lines in one file (``$XDG_STATE_HOME/fpstream/stack.log``), so the
+terminal shows only what concerns the user: the library's path, one progress
+line updating in place, and the summary. Ctrl-C reaches only this process:
+ingest stops sending, then the services are stopped in order (the sink
+commits what it holds), and the exit status is 130. A service that dies is
+reported at once, with the last lines of its log; without the broker, the
+sink or any analyzer the run cannot finish, so it stops with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
+import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parent.parent
+from base.config import Endpoints, database_path
+from broker.status import query_status
+
+if TYPE_CHECKING:
+    from ingest.__main__ import Ingest  # imported when the run starts: it pulls in numpy
+
+# SIGTERM, then SIGKILL after this long. The sink gets longer: it commits what it holds. An analyzer
+# killed mid-chunk loses nothing that was committed (the next run re-sends the track).
+STOP_TIMEOUT_S = {"sink": 10.0, "broker": 5.0, "analyzer": 3.0}
+STACK_WAIT_S = "600"  # analyzers compile their kernels on a first start; a dead one is reported at once
 
 
-def copy_into_fifo(fifo: Path) -> None:
-    try:
-        with open(fifo, "wb") as out:  # blocks until ingest opens the fifo for reading
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 16)
-    except BrokenPipeError:
-        pass  # ingest exited before reading everything; honcho reports why
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/fpstream`` (``~/.local/state/fpstream``): where the stack's log goes."""
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "fpstream"
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if this runner dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)
+
+
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
+
+@dataclass
+class Service:
+    name: str
+    popen: subprocess.Popen[bytes]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{self.popen.pid}]"
+
+
+class Stack:
+    """The service processes of one run, and what happened to them."""
+
+    def __init__(self, analyzers: int, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self.log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.services: list[Service] = []
+        self.stopping = False
+        self.fatal: str | None = None
+        self.on_fatal = lambda reason: None
+        for name in ["broker", "sink", *["analyzer"] * analyzers]:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", name],
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                process_group=0,  # not in the terminal's group: Ctrl-C is for the runner to handle
+                preexec_fn=_die_with_parent,
+            )
+            self.services.append(Service(name, popen))
+
+    def describe(self) -> str:
+        groups: dict[str, list[str]] = {}
+        for s in self.services:
+            groups.setdefault(s.name, []).append(str(s.popen.pid))
+        return " ".join(f"{name}[{','.join(pids)}]" for name, pids in groups.items())
+
+    def watch(self) -> None:
+        """Report a service that exits while the run is on (a thread waits for each)."""
+        for service in self.services:
+            threading.Thread(target=self._wait, args=(service,), daemon=True).start()
+
+    def _wait(self, service: Service) -> None:
+        code = service.popen.wait()
+        if self.stopping:
+            return
+        alive = [s for s in self.services if s.popen.poll() is None]
+        tail = "".join(f"\n    {line}" for line in self.tail(service.popen.pid))
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        message = f"{service.label} {how}; its last log lines ({self.log_path}):{tail}"
+        if service.name != "analyzer" or not any(s.name == "analyzer" for s in alive):
+            self.fatal = f"{message}\nthe run cannot go on without a {service.name}"
+            self.on_fatal(self.fatal)
+        else:
+            print(f"\n{message}\ngoing on with the other analyzers", file=sys.stderr, flush=True)
+
+    def tail(self, pid: int, lines: int = 8) -> list[str]:
+        """The last lines the process ``pid`` wrote to the log (each line starts ``name[pid]``)."""
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            mine = deque((line.rstrip() for line in f if f"[{pid}]" in line.split(" ", 1)[0]), lines)
+        return list(mine)
+
+    def stop(self) -> None:
+        """SIGTERM every service (the sink commits what it holds), SIGKILL what is left after a while."""
+        self.stopping = True
+        for s in self.services:
+            if s.popen.poll() is None:
+                s.popen.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        for s in sorted(self.services, key=lambda s: STOP_TIMEOUT_S[s.name]):
+            try:
+                s.popen.wait(max(0.1, t0 + STOP_TIMEOUT_S[s.name] - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                s.popen.kill()
+                s.popen.wait()
+                note = f"runner: {s.label} did not stop within {STOP_TIMEOUT_S[s.name]:.0f} s: killed\n"
+                self.log.write(note.encode())
+        self.log.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m fpstream.run",
-        description="Start broker, sink, N analyzers and ingest (the Procfile, under honcho), feed them the "
-        "paths on stdin, and exit with ingest's status once every path is committed.",
-        epilog="All FPSTREAM_* settings are passed through to the processes; see README.md.",
+        prog="make run",
+        description="Start broker, sink and N analyzers, feed them the paths on stdin (one per line, as they "
+        "arrive), show one progress line and a summary, and exit once every path is committed: 0 when all "
+        "are, 1 when the stack broke, 130 on Ctrl-C (committed rows are kept; run again to finish).",
+        epilog="All FPSTREAM_* settings are passed through (README.md, section Settings); the 25 numbers "
+        "are defined in docs/fingerprint.md.",
     )
     parser.add_argument(
-        "--analyzers",
-        type=int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="analyzer processes (default: number of cores)",
+        "--analyzers", type=int, default=os.cpu_count() or 1, metavar="N", help="analyzer processes"
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths on stdin are NUL-separated")
-    parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.analyzers < 1:
         parser.error("--analyzers must be at least 1")
+    interrupted = threading.Event()
+    running: list[Ingest] = []  # the Ingest, once it runs
 
-    private = Path(tempfile.mkdtemp(prefix="fpstream-run-"))  # mode 0700
-    fifo = private / "paths"
-    os.mkfifo(fifo, 0o600)
-    env = dict(os.environ)
-    env["FPSTREAM_INPUT"] = str(fifo)
+    def stop(signum: int, _frame: object) -> None:
+        interrupted.set()
+        for ingest in running:
+            ingest.stopping = signum
+
+    # Ingest installs its own SIGINT and SIGTERM handlers when it starts; SIGHUP (the terminal
+    # closed) stays with this one.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+    db = database_path()
+    endpoints = Endpoints.from_env()
+    if query_status(endpoints, timeout_s=0.5) is not None:
+        print(
+            f"make run: a stack is already running at {endpoints.base}: feed it with "
+            "`.venv/bin/fpstream feed` (same options), or stop it first",
+            file=sys.stderr,
+        )
+        return 1
+    os.environ["FPSTREAM_DB"] = str(db)  # every process, and ingest here, use this one file
+    os.environ.setdefault("FPSTREAM_MAX_IN_FLIGHT", str(4 * args.analyzers))
+    os.environ.setdefault("FPSTREAM_STACK_WAIT_S", STACK_WAIT_S)
     if args.null:
-        env["FPSTREAM_NUL"] = "1"
-    env.setdefault("FPSTREAM_MAX_IN_FLIGHT", str(4 * args.analyzers))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the Procfile's `python`
-    env["PYTHONUNBUFFERED"] = "1"
-    if sys.stdin.isatty():
-        print("reading paths from the terminal, one per line; end with Ctrl-D", file=sys.stderr)
-
-    honcho = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "honcho",
-            "start",
-            "-f",
-            str(args.procfile),
-            "-c",
-            f"analyzer={args.analyzers}",
-        ],
-        env=env,
+        os.environ["FPSTREAM_NUL"] = "1"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    logs = state_dir()
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"library: {db}", file=sys.stderr, flush=True)
+    stack = Stack(args.analyzers, env, logs / "stack.log")
+    print(
+        f"stack: {stack.describe()} at {endpoints.base}; their log: {stack.log_path}",
+        file=sys.stderr,
+        flush=True,
     )
-    # Ctrl-C reaches honcho too (same process group): let honcho stop the stack and report.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, _frame: honcho.send_signal(signum))
-    threading.Thread(target=copy_into_fifo, args=(fifo,), daemon=True).start()
     try:
-        return honcho.wait()
+        stack.watch()
+        if interrupted.is_set():
+            return 130
+        from ingest.__main__ import main as ingest_main  # after the services started: it imports numpy
+
+        def started(ingest: Ingest) -> None:
+            running.append(ingest)
+            stack.on_fatal = ingest.abort
+            if stack.fatal:
+                ingest.abort(stack.fatal)
+            if interrupted.is_set():
+                ingest.stopping = signal.SIGINT
+
+        return ingest_main([], announce=False, started=started)
     finally:
-        shutil.rmtree(private, ignore_errors=True)
+        stack.stop()
 
 
 if __name__ == "__main__":

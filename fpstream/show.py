@@ -1,6 +1,6 @@
 """Render one track's row for people: the 25 values by family, with units.
 
-The seven families are those of FINGERPRINT.md (its table's rows 1–7, 8–10,
+The seven families are those of docs/fingerprint.md (its table's rows 1–7, 8–10,
 11–14, 15–17, 18–20, 21–23, 24–25). Next to each value, when the library holds
 at least :data:`~fpstream.library.MIN_ROWS_FOR_PERCENTILES` analysed tracks,
 ``show`` prints the value's percentile within the library: ``p90`` means 90 %
@@ -31,7 +31,7 @@ from base.fields import FAMILIES as FIELD_FAMILIES
 from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
 from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
-#: The seven families of FINGERPRINT.md, in table order: (title, feature names) (from base.fields.FIELDS).
+#: The seven families of docs/fingerprint.md, in table order: (title, feature names), from FIELDS.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (family, tuple(f.name for f in FIELDS if f.family == family)) for family in FIELD_FAMILIES
 )

@@ -15,6 +15,12 @@ decoded again on its own (``iter_chunks(first=index)`` seeks) and sent before
 anything new. A send that the socket refuses (``zmq.Again``) is kept and tried
 again, never dropped.
 
+Nothing is sent until the broker answers and says an analyzer and the sink
+are connected (``ingest.stack_check``); paths are read and counted
+meanwhile. A stack that is not complete within FPSTREAM_STACK_WAIT_S is
+reported by name and ingest exits 1; one that stops answering later is
+reported when it happens.
+
 ``main(argv)`` is also what ``fpstream feed`` runs.
 """
 
@@ -28,7 +34,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -42,8 +48,9 @@ from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.decode import DecodeError, file_identity, iter_chunks
 from ingest.paths import PathReader, SeenPaths, row_path
-from ingest.progress import Progress
-from ingest.skip import PreviousRun
+from ingest.progress import Progress, format_duration
+from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
+from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
 
 log = logging.getLogger("ingest")
@@ -65,12 +72,14 @@ class Settings:
     source: str | None  # a file or fifo of paths; None = stdin
     nul: bool
     force: bool
+    retry_failed: bool
     chunk_s: float
     max_in_flight: int
     ack_timeout_s: float
     ack_timeout_per_audio_s: float
     retries: int
-    progress_s: float
+    progress_s: float | None  # None: 2 s on a terminal, 10 s otherwise
+    stack_wait_s: float  # how long to wait at start for broker, analyzer and sink
     reorder_s: float
     tail_s: float
     commit_s: float
@@ -81,12 +90,14 @@ class Settings:
             source=args.input or os.environ.get("FPSTREAM_INPUT") or None,
             nul=args.null or env_flag("FPSTREAM_NUL"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
+            retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
             chunk_s=chunk_seconds(),
             max_in_flight=env_int("FPSTREAM_MAX_IN_FLIGHT", 16),
             ack_timeout_s=env_float("FPSTREAM_ACK_TIMEOUT_S", 30.0),
             ack_timeout_per_audio_s=env_float("FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S", 2.0),
             retries=env_int("FPSTREAM_RETRIES", 3),
-            progress_s=env_float("FPSTREAM_PROGRESS_S", 2.0),
+            progress_s=env_float("FPSTREAM_PROGRESS_S", 0.0) or None,
+            stack_wait_s=env_float("FPSTREAM_STACK_WAIT_S", 5.0),
             reorder_s=env_float("FPSTREAM_REORDER_S", 3.0),
             tail_s=env_float("FPSTREAM_TAIL_S", 10.0),
             commit_s=env_float("FPSTREAM_COMMIT_WAIT_S", 10.0),
@@ -130,6 +141,7 @@ class Ingest:
         self.previous = previous
         self.seen = SeenPaths()
         self.waiting: deque[str] = deque()  # read, not yet looked at
+        self.admitted: deque[Track] = deque()  # to analyse, found while waiting for the stack (in flight)
         self.tracker = Tracker(
             settings.ack_timeout_s,
             settings.ack_timeout_per_audio_s,
@@ -141,23 +153,40 @@ class Ingest:
         self.sending: Sending | None = None
         self.outgoing: Outgoing | None = None  # refused once by the socket (zmq.Again): sent next
         self.outbox: deque[list[bytes]] = deque()  # Failed messages for results_in
-        self.progress = Progress(sys.stderr, settings.progress_s)
+        self.progress = Progress.on(sys.stderr, settings.progress_s)
         self.drop = logs.DropReport(log)
         self.stopping: int | None = None  # the signal that asked us to stop
+        self.address = sockets.endpoints.base
+        self.watch = StackWatch(sockets)
+        # the broker said an analyzer and the sink are connected; FPSTREAM_STACK_WAIT_S=0: not checked
+        self.stack_ready = settings.stack_wait_s == 0
+        self.stack_problem = ""  # what is missing now (reported once per change), "" when complete
+        self.aborted: str | None = None  # why the run cannot go on (set by abort(), maybe from a thread)
+
+    def abort(self, reason: str) -> None:
+        """Stop the run with exit status 1 and ``reason`` (``make run``: a process of the stack died)."""
+        self.aborted = reason
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> int:
         poller = zmq.Poller()
         poller.register(self.acks, zmq.POLLIN)
-        while self.stopping is None:
+        if self.settings.stack_wait_s > 0:
+            self.watch.start()
+        started = time.monotonic()
+        while self.stopping is None and self.aborted is None:
             now = time.monotonic()
-            self.waiting.extend(self.reader.take(NEW_PATHS_PER_TURN * 4))
+            self.read_paths()
             if self.reader.error is not None:
+                self.progress.end_line()
                 log.error("cannot read the list of paths: %s", self.reader.error)
                 return 2
-            if self.sending is None:
+            self.check_stack(now, started)
+            if self.sending is None and self.stack_ready:
                 self.start_next(now)
+            elif not self.stack_ready:
+                self.screen_while_waiting()
             if self.finished():
                 break
             to_send = (
@@ -183,18 +212,84 @@ class Ingest:
                 log.error(
                     "%s: no acknowledgement after %d sends; is the sink running?", track.path, track.attempt
                 )
-            self.progress.tick(len(self.tracker.in_flight), not self.reader.eof, now)
+            if self.progress.due(now) and (line := self.status_line(now)):
+                self.progress.show(line)
+        if self.aborted is not None and not self.stack_ready:
+            self.progress.end_line()  # nothing was sent: the reason is the whole story
+            log.error("%s", self.aborted)
+            return 1
+        if self.aborted is not None:
+            self.progress.end_line()
+            log.error("%s", self.aborted)
+        self.summarize(interrupted=self.stopping is not None, stopped=self.aborted is not None)
+        if self.aborted is not None:
+            return 1
         if self.stopping is not None:
-            log.info(
-                "%s: stopping with %d tracks unacknowledged",
-                signal.Signals(self.stopping).name,
-                len(self.tracker.in_flight),
-            )
             return 128 + self.stopping
-        self.progress.summary(len(self.tracker.in_flight), reading=False)
         for track in self.tracker.lost:
             log.error("lost (never acknowledged): %s", track.path)
         return 1 if self.tracker.lost else 0
+
+    def read_paths(self) -> None:
+        """Take the paths that arrived; each distinct one counts in the total at once."""
+        for given in self.reader.take(NEW_PATHS_PER_TURN * 4):
+            path = os.path.abspath(given)
+            if self.seen.add(path):
+                self.waiting.append(path)
+                self.progress.total += 1
+
+    def check_stack(self, now: float, started: float) -> None:
+        """Wait for a complete stack at start (abort after stack_wait_s); report one that breaks later."""
+        state = self.watch.state
+        if not self.stack_ready:
+            if state is not None and state.ready:
+                self.stack_ready = True
+            elif state is not None and now - started > self.settings.stack_wait_s:
+                self.abort(f"{state.describe(self.address)} (waited {format_duration(now - started)})")
+            return
+        if state is None:
+            return
+        problem = "" if state.ready else state.describe(self.address)
+        if problem != self.stack_problem:
+            if problem:
+                log.warning("the stack is incomplete: %s", problem)
+            else:
+                log.warning("the stack is complete again")
+            self.stack_problem = problem
+
+    def status_line(self, now: float) -> str:
+        """The progress line; "" while the user is typing paths into this terminal and none came yet."""
+        if not self.stack_ready:
+            state = self.watch.state
+            if state is not None and state.ready:  # answered since check_stack looked
+                return self.progress_line(now)
+            if state is None:
+                waiting = "asking the broker"
+            else:
+                waiting = ", ".join(state.missing)
+                if state.missing == ["analyzer"]:
+                    waiting += " (an analyzer compiles its kernels at its first start)"
+            return f"waiting for the stack at {self.address}: {waiting}; {self.progress.total} paths read"
+        if self.progress.total == 0 and not self.reader.eof:
+            return "" if self.reader.source is None and sys.stdin.isatty() else "waiting for paths"
+        return self.progress_line(now)
+
+    def progress_line(self, now: float) -> str:
+        in_flight = self.tracker.in_flight.values()
+        known = [t.duration_s for t in in_flight if t.deadline is not None and t.error is None]
+        return self.progress.line(
+            len(self.tracker.in_flight), not self.reader.eof, sum(known), len(known), now
+        )
+
+    def summarize(self, interrupted: bool, stopped: bool = False) -> None:
+        p = self.progress
+        unknown = [f.path for f in p.failures + p.failed_before if f.error is None]
+        errors = self.previous.errors(unknown)
+        for f in p.failures + p.failed_before:
+            f.error = f.error or errors.get(f.path)
+        line = self.progress_line(time.monotonic())
+        db = str(self.previous.db_path) if self.previous.db_path else ""
+        p.summary(line, interrupted=interrupted, database=db, stopped=stopped)
 
     @property
     def max_in_flight(self) -> int:
@@ -212,10 +307,24 @@ class Ingest:
 
     # ------------------------------------------------------------ starting tracks
 
+    def screen_while_waiting(self) -> None:
+        """Settle the paths a re-run skips before the stack is complete: they need no stack at all."""
+        for _ in range(NEW_PATHS_PER_TURN):
+            if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
+                return
+            track = self.admit(self.waiting.popleft())
+            if track is not None:
+                self.admitted.append(track)
+
     def start_next(self, now: float) -> None:
         """Begin the next re-send, or else the next new path if fewer than the cap are in flight."""
         if self.tracker.resend:
             self.begin(self.tracker.resend.popleft(), resend=True)
+            return
+        if self.admitted:
+            if self.progress.first_sent is None:
+                self.progress.first_sent = now
+            self.begin(self.admitted.popleft(), resend=False)
             return
         for _ in range(NEW_PATHS_PER_TURN):
             if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
@@ -227,21 +336,28 @@ class Ingest:
                 self.begin(track, resend=False)
                 return
 
-    def admit(self, given: str) -> Track | None:
-        """A new path becomes a track, unless it is a repeat or already done and unchanged."""
-        path = os.path.abspath(given)
-        if not self.seen.add(path):
-            return None
-        self.progress.total += 1
+    def admit(self, path: str) -> Track | None:
+        """A new (absolute, distinct) path becomes a track, unless the database says to skip it."""
         stored = row_path(path)
         try:
             size, mtime_ns = file_identity(path)
         except DecodeError as exc:
+            if self.decide(stored, None, None, str(exc)) == SKIP_FAILED:
+                self.progress.skip(failed_before=True, path=stored, error=str(exc))
+                return None
             return self.tracker.new(path, stored, -1, -1, error=str(exc))
-        if not self.settings.force and self.previous.unchanged(stored, size, mtime_ns):
-            self.progress.skipped += 1
+        decision = self.decide(stored, size, mtime_ns)
+        if decision != ANALYSE:
+            self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
             return None
         return self.tracker.new(path, stored, size, mtime_ns)
+
+    def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
+        if self.settings.force:
+            return ANALYSE
+        decision = self.previous.decide(stored, size, mtime_ns, error)
+        assert decision in (ANALYSE, SKIP_DONE, SKIP_FAILED)
+        return decision
 
     def begin(self, track: Track, resend: bool) -> None:
         if resend:
@@ -346,7 +462,7 @@ class Ingest:
         self.sending.chunks.close()  # a generator: closes the file
         track = self.sending.track
         self.sending = None
-        log.info("%s: %s", track.path, error)
+        log.debug("%s: %s", track.path, error)  # the summary names failed paths with their errors
         track.error = error
         self.send_failed(track)
 
@@ -380,50 +496,88 @@ class Ingest:
                 # acknowledged while a re-send is still going out: stop sending it
                 self.sending.chunks.close()
                 self.sending = None
-            self.progress.finished(ack.status, track.duration_s, warned=bool(track.warning))
+            self.progress.finished(
+                ack.status, track.duration_s, track.row_path, track.error, warned=bool(track.warning)
+            )
 
 
-def main(argv: list[str] | None = None) -> int:
+DOCS = "The 25 numbers: docs/fingerprint.md; settings: README.md, section Settings."
+
+
+def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ingest",
+        prog=prog,
         description="Feed audio file paths into a running fpstream stack: each file is decoded in "
         "chunks and sent to the analyzers; exits 0 once every path has a committed row (done or failed). "
-        "Paths already in the database, done and unchanged (size, mtime), are skipped.",
-        epilog="Settings (environment): FPSTREAM_BROKER, FPSTREAM_DB (fingerprints.db, read to skip "
-        "finished files), FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
-        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_CHUNK_S (10), FPSTREAM_MAX_IN_FLIGHT (16), "
+        "Paths are read as they arrive, one per line (or NUL-separated with -0). Files done before and "
+        "unchanged (size, mtime) are skipped, and so are files that failed before and are unchanged "
+        "(--retry-failed retries them). Before sending anything it checks that the broker, an analyzer "
+        "and the sink are there, and says which is missing.",
+        epilog=f"Settings (environment): FPSTREAM_DB (the library, default {database_path()}), "
+        "FPSTREAM_BROKER, FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
+        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_STACK_WAIT_S (5: seconds to "
+        "wait for a complete stack at start; 0: no check), FPSTREAM_CHUNK_S (10), "
+        "FPSTREAM_MAX_IN_FLIGHT (16), "
         "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
         "of audio), FPSTREAM_RETRIES (3), FPSTREAM_REORDER_S (3), FPSTREAM_TAIL_S (10), "
-        "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2), "
-        "FPSTREAM_QUEUE_MB (64), "
-        "FPSTREAM_CURVE_DIR, FPSTREAM_LOG_LEVEL. See README.md.",
+        "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2 on a "
+        "terminal, 10 otherwise), "
+        f"FPSTREAM_QUEUE_MB (64), FPSTREAM_CURVE_DIR, FPSTREAM_LOG_LEVEL. {DOCS}".replace("%", "%%"),
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
     parser.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
+    )
     parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    announce: bool = True,
+    started: Callable[[Ingest], None] | None = None,
+) -> int:
+    """Run ingest to the end; the exit status.
+
+    ``announce``: print the library's path first (``make run`` prints it itself).
+    ``started``: called with the Ingest before its loop runs (``make run`` keeps it to ``abort`` it).
+    """
+    args = build_parser().parse_args(argv)
     logs.setup("ingest")
     settings = Settings.from_env(args)
-    previous = PreviousRun(None if settings.force else database_path())
+    db = database_path()
+    if announce:
+        print(f"library: {db}", file=sys.stderr, flush=True)
+    previous = PreviousRun(db, force=settings.force, retry_failed=settings.retry_failed)
+    if settings.source is None and sys.stdin.isatty():
+        print("reading paths from the terminal, one per line; end with Ctrl-D", file=sys.stderr, flush=True)
     reader = PathReader(settings.source, settings.nul).start()
     ctx = zmq.Context()
     sockets = Sockets.from_env(ctx)
     ingest = Ingest(sockets, settings, reader, previous)
+    root = logging.getLogger()
+    if ingest.progress.tty:  # log lines must not break the line that updates in place
+        root.handlers[:] = [ingest.progress.log_handler(root.handlers[0].formatter or logging.Formatter())]
 
     def stop(signum: int, _frame: object) -> None:
         ingest.stopping = signum
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info(
+    log.debug(
         "ingest %s feeding %s (max %d tracks in flight)",
         ingest.id,
         sockets.endpoints.base,
         settings.max_in_flight,
     )
+    if started is not None:
+        started(ingest)
     try:
         return ingest.run()
     finally:
+        ingest.watch.stop()
         if ingest.sending is not None:
             ingest.sending.chunks.close()
         previous.close()

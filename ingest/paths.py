@@ -3,16 +3,18 @@
 Input is a byte stream of paths separated by newlines, or by NUL bytes
 (``find -print0``; the only way to feed a path that contains a newline).
 A thread reads it, so ingest keeps sending chunks and hearing acks while
-``find`` is still walking the disk.
+``find`` is still walking the disk. It reads the file descriptor itself
+(``os.read``), which returns whatever a pipe or terminal holds now: each path
+is handed over as soon as its separator arrives, not when a 64 KiB block is
+full. And no Python buffer lock is held while it waits, so the interpreter can
+exit on Ctrl-C while the thread sits in a read of a terminal.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import queue
-import sys
 import threading
 
 READ_BYTES = 1 << 16
@@ -35,18 +37,20 @@ class PathReader:
     def _read(self) -> None:
         try:
             if self.source is None:
-                self._split(sys.stdin.buffer)
+                self._split(0)  # stdin
             else:
-                with open(self.source, "rb") as stream:  # a fifo blocks here until its writer opens it
-                    self._split(stream)
+                fd = os.open(self.source, os.O_RDONLY)  # a fifo blocks here until its writer opens it
+                try:
+                    self._split(fd)
+                finally:
+                    os.close(fd)
         except BaseException as exc:  # reported by the main loop, which owns the exit code
             self.queue.put(exc)
         self.queue.put(None)
 
-    def _split(self, stream: io.BufferedReader) -> None:
+    def _split(self, fd: int) -> None:
         rest = b""
-        # read1: hand over what a pipe has now instead of waiting for a full block
-        while block := stream.read1(READ_BYTES):
+        while block := os.read(fd, READ_BYTES):  # returns what is there now, one byte or many
             parts = (rest + block).split(self.sep)
             rest = parts.pop()
             for raw in parts:

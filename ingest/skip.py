@@ -1,9 +1,16 @@
-"""Skip-on-rerun: which paths the database already holds, done and unchanged.
+"""Skip-on-rerun: which paths the database already holds, and whether to analyse them again.
 
 Ingest reads the sink's database read-only (SQLite allows readers beside the
-writer in WAL mode). A path is skipped when its row is ``done``, with the same
-size and mtime (nanoseconds), by the current fingerprint version. Failed rows
-are always retried: the file may have been fixed or the failure transient.
+writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
+
+- ``SKIP_DONE``: the row is ``done`` by the current fingerprint version and the
+  file has the same size and mtime (nanoseconds): nothing would change.
+- ``SKIP_FAILED``: the row is ``failed`` and the file is unchanged (same size
+  and mtime, or still unreadable with the same error): analysing it again
+  would fail again, so it is not retried unless ``retry_failed``
+  (``--retry-failed``). A changed file is always retried.
+- ``ANALYSE``: anything else (a new path, a changed file, a row written by an
+  older fingerprint version).
 """
 
 from __future__ import annotations
@@ -14,13 +21,17 @@ from pathlib import Path
 from base.fields import FINGERPRINT_VERSION
 from base.readonly_db import has_tracks, open_readonly
 
+ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
+
 
 class PreviousRun:
-    def __init__(self, db_path: Path | None) -> None:
-        """``db_path`` None (``--force``): skip nothing."""
+    def __init__(self, db_path: Path | None, force: bool = False, retry_failed: bool = False) -> None:
+        """``force`` (``--force``): skip nothing (the database is then only read for the summary)."""
+        self.db_path = db_path
+        self.retry_failed = retry_failed
         self.conn: sqlite3.Connection | None = None
-        if db_path is None or not db_path.exists():
-            return  # first run: nothing to skip
+        if force or db_path is None or not db_path.exists():
+            return  # first run, or --force: nothing to skip
         try:
             conn = open_readonly(db_path, timeout=10)
             if not has_tracks(conn):
@@ -32,15 +43,54 @@ class PreviousRun:
             ) from None
         self.conn = conn
 
-    def unchanged(self, row_path: str, size: int, mtime_ns: int) -> bool:
-        """True when ``row_path`` is already fingerprinted and the file has not changed since."""
+    def decide(self, row_path: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
+        """What to do with ``row_path``: ANALYSE, SKIP_DONE or SKIP_FAILED.
+
+        ``size``/``mtime_ns`` are None when the file cannot be stat'ed now; ``error`` then says why.
+        """
         if self.conn is None:
-            return False
+            return ANALYSE
         row = self.conn.execute(
-            "SELECT size, mtime_ns, fingerprint_version FROM tracks WHERE path = ? AND status = 'done'",
+            "SELECT status, size, mtime_ns, fingerprint_version, error FROM tracks WHERE path = ?",
             (row_path,),
         ).fetchone()
-        return row is not None and tuple(row) == (size, mtime_ns, FINGERPRINT_VERSION)
+        if row is None:
+            return ANALYSE
+        status, old_size, old_mtime, version, old_error = row
+        if status == "done":
+            unchanged = (old_size, old_mtime, version) == (size, mtime_ns, FINGERPRINT_VERSION)
+            return SKIP_DONE if unchanged else ANALYSE
+        if self.retry_failed or (version is not None and version != FINGERPRINT_VERSION):
+            return ANALYSE
+        if size is None:  # unreadable now: the same failure as before, or a new one
+            return SKIP_FAILED if old_error == error else ANALYSE
+        return SKIP_FAILED if (old_size, old_mtime) == (size, mtime_ns) else ANALYSE
+
+    def unchanged(self, row_path: str, size: int, mtime_ns: int) -> bool:
+        """True when ``row_path`` is already fingerprinted and the file has not changed since."""
+        return self.decide(row_path, size, mtime_ns) == SKIP_DONE
+
+    def errors(self, row_paths: list[str]) -> dict[str, str]:
+        """The stored error of each failed path among ``row_paths`` (for the final summary)."""
+        if self.db_path is None or not row_paths:
+            return {}
+        try:
+            conn = self.conn or open_readonly(self.db_path, timeout=10)
+        except sqlite3.Error:
+            return {}
+        try:
+            out = {}
+            for p in row_paths:
+                row = conn.execute("SELECT error FROM tracks WHERE path = ? AND status = 'failed'", (p,))
+                found = row.fetchone()
+                if found is not None and found[0]:
+                    out[p] = found[0]
+            return out
+        except sqlite3.Error:
+            return {}
+        finally:
+            if conn is not self.conn:
+                conn.close()
 
     def close(self) -> None:
         if self.conn is not None:

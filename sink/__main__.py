@@ -178,6 +178,7 @@ class Sink:
 async def serve() -> int:
     path = database_path()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the per-user default's directory may not exist yet
         db = await store.open_database(path)
     except (store.SchemaError, aiosqlite.Error, OSError) as exc:
         log.error("cannot open database %s: %s", path, exc)
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m sink",
         description="The fpstream sink: merges partial fingerprints per track, writes one row per path "
         "into SQLite in batches, and acknowledges committed tracks to ingest.",
-        epilog="Settings (environment): FPSTREAM_DB (fingerprints.db), FPSTREAM_BROKER, "
+        epilog="Settings (environment): FPSTREAM_DB ($XDG_DATA_HOME/fpstream/fingerprints.db), "
+        "FPSTREAM_BROKER, "
         "FPSTREAM_BATCH_ROWS (200), FPSTREAM_BATCH_MS (250), FPSTREAM_STALE_S (900: drop a half-assembled "
         "track after this long without news), FPSTREAM_SINK_THREADS (2), FPSTREAM_CURVE_DIR, "
         "FPSTREAM_CURVE_CLIENT, FPSTREAM_LOG_LEVEL (INFO). See README.md.",

@@ -34,7 +34,7 @@ def test_shows_all_25_names_grouped_by_family_with_units_and_percentiles(tmp_pat
     assert out.splitlines()[0] == "/music/track0007.flac"
     assert "among 40 analysed tracks" in out
     shown = parse(out)
-    assert list(shown) == list(FEATURES)  # all 25, in FINGERPRINT.md order
+    assert list(shown) == list(FEATURES)  # all 25, in docs/fingerprint.md order
     titles = [title for title, _ in FAMILIES]
     assert [line for line in out.splitlines() if line in titles] == titles
     expected = percentile_ranks(as_matrix(rows), as_matrix([rows[7]])[0])

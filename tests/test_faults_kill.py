@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.stack_harness import Stack, write_audio
+from tests.stack_harness import Stack, last_progress, write_audio
 
 # Re-send after 4 s + 0.5 s per audio second, instead of 30 s + 2 s: the lost work comes back
 # quickly, while a loaded 2-core machine still rarely re-sends what was merely slow (and has
@@ -98,7 +98,7 @@ def test_stack_killed_then_rerun_finishes_without_duplicates(tmp_path: Path) -> 
         stack.start(analyzers=2)  # same ipc dir (stale socket files) and same database
         result = stack.ingest(files)
         assert result.returncode == 0, result.stderr
-        assert f"skipped {len(before)}" in result.stderr.splitlines()[-1]
+        assert last_progress(result.stderr)["skipped"] == str(len(before))
         after = done_paths(stack)
         assert sorted(after) == sorted(map(str, files))
         assert {p: after[p] for p in before} == before  # committed rows kept, not redone

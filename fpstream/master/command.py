@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  fpstream master song.flac\n"
             "  fpstream master *.flac --out-dir mastered/ --target streaming\n"
             '  fpstream master demo.wav --reference "Some Album/04 Favourite.flac"\n'
-            "  fpstream master song.flac --preset warm --intensity 0.6 --dry-run --json"
+            "  fpstream master song.flac --preset warm --intensity 0.6 --dry-run --json\n\n"
+            "The 25 numbers it decides from are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything libsndfile reads)")

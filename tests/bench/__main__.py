@@ -48,10 +48,10 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
-PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink)\b")
+PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink|fpstream\.run)\b")
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-# honcho's prefix, then the analyzer's log line once its kernels are warm ("ready: kernels warm in ...")
-READY_RE = re.compile(r"\banalyzer\.\d+\s+\|.*\bready\b")
+# the analyzer's line in the stack's log once its kernels are warm ("ready: kernels warm in ...")
+READY_RE = re.compile(r"\banalyzer\[\d+\] INFO ready\b")
 READY_TIMEOUT_S = 300.0  # feed the paths anyway after this long (and report no "from ready" time)
 
 
@@ -103,7 +103,7 @@ class StackMonitor(threading.Thread):
     """Polls /proc every 0.1 s for the stack's processes and keeps each one's VmHWM (peak RSS)
     and CPU seconds (user + system), which say where the cores went.
 
-    Only descendants of ``root`` (the runner; its processes are children of honcho's) are
+    Only descendants of ``root`` (the runner, which also runs ingest in-process) are
     counted, so another stack running on the machine is not. The CPU seconds are each
     process's last sample: whatever it spends in its final < 0.1 s (shutdown) is lost.
     ``StackRun.total_cpu`` has the total at exit, shutdown included."""
@@ -145,7 +145,8 @@ class StackMonitor(threading.Thread):
                     stat = Path(f"/proc/{pid}/stat").read_text()
                 except OSError:
                     continue
-                key = f"{m.group(1)}[{pid}]"
+                name = "ingest" if m.group(1) == "fpstream.run" else m.group(1)  # ingest runs in the runner
+                key = f"{name}[{pid}]"
                 hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
                 if hwm:
                     self.peaks[key] = max(self.peaks.get(key, 0.0), int(hwm.group(1)) / 1024)
@@ -165,7 +166,7 @@ class StackRun:
     peaks: dict[str, float]
     cpu: dict[str, float]
     total_cpu: float
-    """CPU seconds of the runner and everything it waited for (honcho and the stack), at exit."""
+    """CPU seconds of the runner and everything it waited for (the stack), at exit."""
 
 
 def tree_env(root: Path) -> dict[str, str]:
@@ -181,7 +182,9 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
         "FPSTREAM_DB": str(db),
         "FPSTREAM_BROKER": f"ipc://{tempfile.mkdtemp()}/rt",
         "FPSTREAM_LOG_LEVEL": "INFO",  # the analyzers' "ready" lines
+        "XDG_STATE_HOME": tempfile.mkdtemp(),  # the stack's log: fpstream/stack.log in there
     }
+    stack_log = Path(env["XDG_STATE_HOME"]) / "fpstream" / "stack.log"
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fpstream.run", "--analyzers", str(analyzers)],
@@ -210,16 +213,23 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
         except BrokenPipeError:
             pass  # the stack ended early; its exit status says why
 
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    lines, ready_seen = [], 0
-    for line in proc.stdout:  # honcho's output: every process's stdout and stderr, prefixed
-        line = ANSI_RE.sub("", line)
-        lines.append(line)
-        if READY_RE.search(line):
-            ready_seen += 1
+    ready_seen = 0
+
+    def watch_log() -> None:
+        nonlocal ready_seen
+        while proc.poll() is None and ready_seen < analyzers:
+            text = stack_log.read_text(errors="replace") if stack_log.exists() else ""
+            ready_seen = len(READY_RE.findall(text))
             if ready_seen >= analyzers:
                 ready.set()
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    threading.Thread(target=watch_log, daemon=True).start()
+    lines = []
+    for line in proc.stdout:  # the runner's output: progress lines and the summary
+        lines.append(ANSI_RE.sub("", line))
     proc.stdout.close()
     # wait4, not wait: its rusage is the CPU of the runner and every process it (transitively) waited for
     _, status, usage = os.wait4(proc.pid, 0)
@@ -381,7 +391,7 @@ def stack_rows(label: str, run: StackRun, floor: float, n_paths: int, total_audi
         cpu = run.cpu.get(name, 0.0)
         row(f"  {name}", f"{cpu:.2f} CPU", f"peak RSS {mb:.0f} MB, {100 * cpu / run.wall:.0f}% of a core")
     row(
-        "  all processes incl. runner and honcho (at exit)",
+        "  all processes incl. the runner (at exit)",
         f"{run.total_cpu:.2f} CPU",
         f"{run.total_cpu / run.wall:.2f} cores on average over the wall time",
     )
