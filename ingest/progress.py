@@ -217,7 +217,7 @@ class Progress:
             out.append(f"finished {self.finished_count} of {self.total} paths in {elapsed}")
         out.append(f"  done     {self.done:>6}   analysed now")
         if self.warned:
-            out.append(f"           {self.warned:>6}   of them with a warning (e.g. truncated; fpstream show PATH)")
+            out.append(f"           {self.warned:>6}   of them with a warning: fpstream show PATH")
         out.append(f"  failed   {self.failed:>6}   new failures in this run")
         out.append(f"  skipped  {self.skipped_done:>6}   done before, unchanged")
         out.append(
