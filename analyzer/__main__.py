@@ -80,8 +80,9 @@ class Analyzer:
             except zmq.Again:
                 continue  # POLLIN with nothing to read (a CurveZMQ handshake reports one)
             self.last_work = time.monotonic()
-            self.busy = True
             try:
+                # Set inside the try: a SIGTERM right after it raises Abandon, which must be caught here.
+                self.busy = True
                 reply = self.handle(frames)
             except Abandon:
                 return
@@ -152,6 +153,8 @@ class Analyzer:
                 except zmq.Again:
                     continue  # the broker left between the poll and the send
                 return
+        # Stopping before the result could go out: ingest re-sends the chunk (it never got a receipt).
+        log.info("stopping: one computed result was not sent; its chunk will be re-sent")
 
 
 def refusal_reason(event: int, value: int, has_keys: bool) -> str:

@@ -25,11 +25,6 @@ def _band_matrix() -> np.ndarray:
 BANDS = _band_matrix()
 
 
-def band_power(power: np.ndarray) -> np.ndarray:
-    """Sum over frames of ``|X|²`` falling in each of the seven bands (partial sums)."""
-    return power.sum(axis=0) @ BANDS
-
-
 def band_shares(power_sums: np.ndarray) -> np.ndarray:
     """Each band's fraction of the total (sum 1; all 0 for silence). A ratio of
     power sums, so it does not depend on playback level."""

@@ -108,8 +108,9 @@ def spectral_sums(mag: np.ndarray, loud: np.ndarray) -> SpectralSums:
     """Centroid, roll-off, flatness and chroma summed over the ``loud`` frames of ``mag``
     (frames, bins), and the band powers over all frames: one pass, no spectrogram-sized
     temporaries. Per frame, as librosa's ``spectral_centroid``, ``spectral_rolloff``
-    (85 %), ``spectral_flatness`` (power, ``amin`` 1e-10; Dubnov 2004) and
-    :func:`analyzer.harmonic.chroma_energy`; bands as :func:`analyzer.frequency.band_power`."""
+    (85 %), ``spectral_flatness`` (power, ``amin`` 1e-10; Dubnov 2004) and the chroma
+    energy (each bin's power credited to its nearest pitch class, ``analyzer.harmonic.CHROMA``);
+    bands: the power of each bin summed into the band :data:`analyzer.frequency.BANDS` gives it."""
     c, r, f, x, n, bands = _spectral_pass(
         mag, loud, FREQS, BAND_OF_BIN, PITCH_CLASS_OF_BIN, BANDS.shape[1], ROLL_PERCENT, FLATNESS_AMIN
     )

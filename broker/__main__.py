@@ -214,7 +214,10 @@ class Broker:
         snapshot = self.counters.snapshot(
             os.getpid(), self.sockets.endpoints.base, self.sockets.curve is not None
         )
-        rep.send(protocol.encode_status(snapshot), zmq.NOBLOCK)
+        try:
+            rep.send(protocol.encode_status(snapshot), zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # the asker left mid-request: REP then drops the reply itself
+            log.info("status reply not sent: %s", exc)
 
     def watch_peers(self, mon: zmq.Socket[Any], watch: PeerWatch) -> None:
         channel = watch.channel

@@ -57,7 +57,7 @@ dimension                   weight  why
 ``spectral_rolloff``        0.5     both largely implied by the band shares.
 ``spectral_flatness``       1.0     noisy vs. tonal: not implied by the bands.
 ``harmonic_ratio``          1.0     sustained/harmonic vs. percussive content.
-``pitch_stability``         0.5     YIN on polyphonic mixes is noisy.
+``pitch_stability``         0.5     a full mix's predominant f0 can follow other voices: noisier.
 ``chroma_energy``           1.0     tonal focus (one key centre vs. spread).
 ``dynamic_range_variation`` 0.5     three views of how dynamics move over time:
 ``loudness_variation_std``  1.0     the gated BS.1770 one is the most robust, the

@@ -15,6 +15,7 @@ writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from base.fields import FINGERPRINT_VERSION
 from base.readonly_db import has_tracks, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
+
+log = logging.getLogger("ingest")
 
 
 class PreviousRun:
@@ -50,10 +53,21 @@ class PreviousRun:
         """
         if self.conn is None:
             return ANALYSE
-        row = self.conn.execute(
-            "SELECT status, size, mtime_ns, fingerprint_version, error FROM tracks WHERE path = ?",
-            (row_path,),
-        ).fetchone()
+        try:
+            row = self.conn.execute(
+                "SELECT status, size, mtime_ns, fingerprint_version, error FROM tracks WHERE path = ?",
+                (row_path,),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            # A database locked for longer than the timeout, or damaged after start: analysing a file
+            # again costs seconds, stopping ingest mid-run would cost the run. Said once, then no skips.
+            log.warning(
+                "cannot read %s to skip finished files (%s): analysing every file from here",
+                self.db_path,
+                exc,
+            )
+            self.close()
+            return ANALYSE
         if row is None:
             return ANALYSE
         status, old_size, old_mtime, version, old_error = row

@@ -169,7 +169,12 @@ class Sink:
     async def shutdown(self) -> None:
         """Finish the fingerprints in progress (briefly), commit everything, acknowledge it."""
         if self.fingerprinting:
-            await asyncio.wait(self.fingerprinting, timeout=SHUTDOWN_GRACE_S)
+            _, unfinished = await asyncio.wait(self.fingerprinting, timeout=SHUTDOWN_GRACE_S)
+            if unfinished:
+                # Not acknowledged, so ingest re-sends these tracks to the next sink.
+                log.info("stopping: %d fingerprints still computing are left to be re-sent", len(unfinished))
+                for task in unfinished:
+                    task.cancel()
         if self.pending:
             await self.commit()
         self.executor.shutdown(wait=False, cancel_futures=True)
