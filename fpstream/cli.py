@@ -14,6 +14,7 @@ import errno
 import importlib
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 import time
@@ -353,6 +354,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from fpstream.library import connect
 
     with closing(connect(_db(args))) as conn:
+        _note_other_versions(conn)
         if args.output == "-":
             export(conn, args.format, sys.stdout)
             return 0
@@ -368,6 +370,24 @@ def cmd_export(args: argparse.Namespace) -> int:
             tmp.unlink(missing_ok=True)
     print(f"{PROG} export: wrote {n:,} rows to {target}", file=sys.stderr)
     return 0
+
+
+def _note_other_versions(conn: sqlite3.Connection) -> None:
+    """Say on stderr how many analysed rows carry another fingerprint version: the export keeps
+    every row as stored, but their values are not comparable with the current ones."""
+    from base.fields import FINGERPRINT_VERSION
+
+    (n,) = conn.execute(
+        "SELECT COUNT(*) FROM tracks WHERE status = 'done' AND fingerprint_version IS NOT ?",
+        (FINGERPRINT_VERSION,),
+    ).fetchone()
+    if n:
+        print(
+            f"{PROG} export: note: {n:,} rows have another fingerprint version than this program's "
+            f"(v{FINGERPRINT_VERSION}); their values are not comparable: see fingerprint_version "
+            "(a re-run re-analyses them)",
+            file=sys.stderr,
+        )
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -90,3 +90,18 @@ def test_database_from_the_environment_and_helpful_errors(db, tmp_path) -> None:
     assert r.returncode == 1 and "not an fpstream database" in r.stderr
     r = run_cli("export", "--format", "xml", "--db", str(db))
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_rows_of_another_fingerprint_version_are_exported_as_stored_with_a_note(tmp_path, capsys) -> None:
+    from base.fields import FINGERPRINT_VERSION
+    from tests.cli_support import done_row
+
+    rows = random_library(3)
+    old = FINGERPRINT_VERSION - 1
+    rows.append(done_row("/music/old.flac", [0.5] * len(FEATURES), fingerprint_version=old))
+    db = create_db(tmp_path / "lib.db", rows)
+    assert main(["export", "--format", "jsonl", "--db", str(db)]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["fingerprint_version"] for r in records].count(old) == 1
+    assert "note: 1 rows have another fingerprint version" in captured.err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -100,3 +101,20 @@ def test_repeated_paths_are_fed_once(stack: Stack, tmp_path: Path) -> None:
     assert result.returncode == 0
     summary = last_progress(result.stderr)
     assert (summary["total"], summary["done"]) == ("1", "1")
+
+
+def test_rows_of_an_older_fingerprint_version_are_re_analysed(stack: Stack, tmp_path: Path) -> None:
+    files = [write_audio(tmp_path / f"v{i}.flac", 2.0, seed=40 + i) for i in range(2)]
+    assert stack.ingest(files).returncode == 0
+    first = {str(f): stack.rows()[str(f)]["analyzed_at"] for f in files}
+    # as a database written by the previous release would hold it
+    with sqlite3.connect(stack.db, timeout=30) as conn:
+        old = (FINGERPRINT_VERSION - 1, str(files[0]))
+        conn.execute("UPDATE tracks SET fingerprint_version = ? WHERE path = ?", old)
+    again = stack.ingest(files)
+    assert again.returncode == 0
+    assert last_progress(again.stderr)["skipped"] == "1"
+    rows = stack.rows()
+    assert rows[str(files[0])]["fingerprint_version"] == FINGERPRINT_VERSION
+    assert rows[str(files[0])]["analyzed_at"] > first[str(files[0])]
+    assert rows[str(files[1])]["analyzed_at"] == first[str(files[1])]
