@@ -217,7 +217,8 @@ class Progress:
             out.append(f"finished {self.finished_count} of {self.total} paths in {elapsed}")
         out.append(f"  done     {self.done:>6}   analysed now")
         if self.warned:
-            out.append(f"           {self.warned:>6}   of them with a warning: fpstream show PATH")
+            warned = f"({self.warned} done with a warning: fpstream show PATH says why)"
+            out.append(" " * 20 + warned)
         out.append(f"  failed   {self.failed:>6}   new failures in this run")
         out.append(f"  skipped  {self.skipped_done:>6}   done before, unchanged")
         out.append(

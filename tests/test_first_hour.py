@@ -160,7 +160,7 @@ def test_failed_files_are_not_retried_unless_changed_or_asked(stack: Stack, tmp_
     assert "failed now (3):" in first.stderr
     assert f"  {empty}: empty file (0 bytes)" in first.stderr  # named, with its error
     assert f"  {missing}: file not found" in first.stderr
-    assert re.search(rf"  {re.escape(str(text))}: not a readable audio file", first.stderr)
+    assert re.search(rf"  {re.escape(str(text))}: not an audio file", first.stderr)
     assert "fpstream export --format jsonl" in first.stderr  # how to list them all
     analysed = {k: r["analyzed_at"] for k, r in stack.rows().items() if k.startswith(str(tmp_path))}
 

@@ -170,7 +170,7 @@ def test_cli_bad_inputs_fail_one_by_one_and_leave_nothing_behind(tmp_path):
     rows = {r["input"]: r for r in map(json.loads, run.stdout.splitlines())}
     assert list(rows) == names
     assert rows["missing.wav"]["error"] == "file not found"
-    assert rows["notaudio.wav"]["error"].startswith("not a readable audio file")
+    assert rows["notaudio.wav"]["error"].startswith("not an audio file")
     assert rows["silent.wav"]["error"].startswith("silent")
     assert "too short" in rows["blip.wav"]["error"] or "1 ms" in rows["blip.wav"]["error"]
     assert rows["good.wav"]["status"] == "mastered"
