@@ -24,13 +24,20 @@ def loudness_variation_std(kw: np.ndarray, count: np.ndarray, sb_len: int) -> fl
     absolute gate -70 LUFS, then a relative gate 20 LU below the energy mean
     of the windows that passed. 0.0 with fewer than two gated windows.
     """
+    levels = gated_short_term_levels(kw, count, sb_len)
+    return float(np.std(levels)) if len(levels) >= 2 else 0.0
+
+
+def gated_short_term_levels(kw: np.ndarray, count: np.ndarray, sb_len: int) -> np.ndarray:
+    """BS.1770 short-term loudness (LUFS) of the 3 s windows every 100 ms that pass the
+    EBU Tech 3342 gates: absolute -70 LUFS, then 20 LU below the energy mean of the
+    windows that passed it. Shared by loudness variation and loudness range (LRA)."""
     energies = block_energies(kw, count, sb_len, SHORT_TERM_SUBBLOCKS)
     energies = energies[lufs_of(energies) > ABS_GATE_LUFS]
     if len(energies) == 0:
-        return 0.0
+        return energies
     levels = lufs_of(energies)
-    levels = levels[levels > lufs_of(energies.mean()) + RELATIVE_GATE_LU]
-    return float(np.std(levels)) if len(levels) >= 2 else 0.0
+    return levels[levels > lufs_of(energies.mean()) + RELATIVE_GATE_LU]
 
 
 def _windows(mid_sq: np.ndarray, mid_peak: np.ndarray, count: np.ndarray, sb_len: int):

@@ -15,15 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.dynamics import (
-    ABS_GATE_LUFS,
-    block_energies,
     channel_weights,
     integrated_loudness,
     kweighting,
-    lufs_of,
 )
 from analyzer.grid import subblock_len
-from analyzer.variation import RELATIVE_GATE_LU, SHORT_TERM_SUBBLOCKS
+from analyzer.variation import gated_short_term_levels
 from fpstream.master.eq import cascade
 from fpstream.master.truepeak import TruePeakMeter
 
@@ -41,12 +38,7 @@ def loudness_range(kw: np.ndarray, count: np.ndarray, sb_len: int) -> float:
     """Loudness range in LU (EBU Tech 3342): the spread between the 10th and 95th
     percentiles of short-term loudness (3 s windows every 100 ms), absolute gate
     -70 LUFS, relative gate 20 LU below the mean of the windows that passed it."""
-    energies = block_energies(kw, count, sb_len, SHORT_TERM_SUBBLOCKS)
-    energies = energies[lufs_of(energies) > ABS_GATE_LUFS]
-    if len(energies) == 0:
-        return 0.0
-    levels = lufs_of(energies)
-    levels = levels[levels > lufs_of(energies.mean()) + RELATIVE_GATE_LU]
+    levels = gated_short_term_levels(kw, count, sb_len)
     if len(levels) < 2:
         return 0.0
     low, high = np.percentile(levels, [10.0, 95.0])
