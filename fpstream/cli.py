@@ -27,6 +27,7 @@ from base.fields import TRACK_COLUMNS
 from fpstream import __version__
 from fpstream.cli_args import (
     UserError,
+    atomic_output,
     database,
     db_option,
     format_option,
@@ -359,15 +360,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             export(conn, args.format, sys.stdout)
             return 0
         target = Path(args.output)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as out:
-                n = export(conn, args.format, out)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_output(target) as out:
+            n = export(conn, args.format, out)
     print(f"{PROG} export: wrote {n:,} rows to {target}", file=sys.stderr)
     return 0
 

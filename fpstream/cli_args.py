@@ -8,7 +8,11 @@ status) with ``parser.set_defaults(run=...)``; ``fpstream.cli`` lists the module
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from base.config import database_path
 
@@ -78,3 +82,19 @@ def weights(text: str) -> dict[str, float]:
         return parse_weights(text)
     except WeightsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@contextmanager
+def atomic_output(target: Path) -> Iterator[TextIO]:
+    """A text file written through a temporary file beside ``target`` and renamed over it
+    once complete, so a failed or interrupted write leaves no partial file; an OSError
+    becomes a :class:`UserError` naming ``target``."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

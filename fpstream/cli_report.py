@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from fpstream.cli_args import UserError, database, db_option, formatter, weights
+from fpstream.cli_args import atomic_output, database, db_option, formatter, weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,13 +58,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(html)
         return 0
     target: Path = args.output
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(target) as out:
+        out.write(html)
     print(f"fpstream report: wrote {target} ({len(html.encode()) / 1e6:.1f} MB)", file=sys.stderr)
     return 0
