@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from base.fields import FINGERPRINT_VERSION
-from base.readonly_db import has_tracks, open_readonly
+from base.readonly_db import has_tracks, is_current, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
 
@@ -72,8 +72,7 @@ class PreviousRun:
             return ANALYSE
         status, old_size, old_mtime, version, old_error = row
         if status == "done":
-            unchanged = (old_size, old_mtime, version) == (size, mtime_ns, FINGERPRINT_VERSION)
-            return SKIP_DONE if unchanged else ANALYSE
+            return SKIP_DONE if is_current(old_size, old_mtime, version, size, mtime_ns) else ANALYSE
         if self.retry_failed or (version is not None and version != FINGERPRINT_VERSION):
             return ANALYSE
         if size is None:  # unreadable now: the same failure as before, or a new one

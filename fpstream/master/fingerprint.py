@@ -13,8 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.fields import FEATURES, FINGERPRINT_VERSION
-from base.readonly_db import has_tracks, open_readonly
+from base.fields import FEATURES
+from base.readonly_db import has_tracks, is_current, open_readonly
 from fpstream.analyze_file import ROW_COLUMNS, analyze_file
 from ingest.decode import DecodeError, file_identity
 from ingest.paths import stored_path
@@ -49,7 +49,7 @@ def _from_library(db_path: Path, key: str, size: int, mtime_ns: int) -> dict[str
             conn.close()
     except sqlite3.Error as exc:
         raise FingerprintError(f"cannot read the library {db_path}: {exc}") from None
-    if row is None or tuple(row[:3]) != (size, mtime_ns, FINGERPRINT_VERSION) or None in row[3:]:
+    if row is None or not is_current(*row[:3], size, mtime_ns) or None in row[3:]:
         return None
     return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
 
