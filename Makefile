@@ -31,13 +31,13 @@ $(TEST_STAMP): $(STAMP)
 # Compile the numba kernels into their on-disk cache (numba's cache=True, in the
 # __pycache__ folders) at set-up, so a first `make run` loads them in well under
 # 2 s instead of compiling them. Redone when a DSP module changes.
-$(WARM): $(STAMP) $(wildcard analyzer/*.py)
+$(WARM): $(STAMP) $(wildcard dsp/*.py)
 	@echo "compiling the analyzer's kernels (once; about 20 s)"
-	@$(PYTHON) -c 'from analyzer.chunk import warm_up; warm_up()'
+	@$(PYTHON) -c 'from dsp.chunk import warm_up; warm_up()'
 	@touch $@
 
 run: $(WARM)
-	@$(PYTHON) -m fpstream.run --analyzers $(ANALYZERS)
+	@$(PYTHON) -m ingest.run --analyzers $(ANALYZERS)
 
 test: $(WARM) $(TEST_STAMP)
 	$(PYTHON) -m pytest -q

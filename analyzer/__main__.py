@@ -26,10 +26,10 @@ import zmq
 from threadpoolctl import threadpool_limits
 from zmq.utils.monitor import recv_monitor_message
 
-from analyzer.chunk import partial_for, warm_up
 from base import logs, protocol
 from base.config import env_float
 from base.sockets import PREFETCH, RESULT_HWM, Sockets
+from dsp.chunk import partial_for, warm_up
 
 log = logging.getLogger("analyzer")
 

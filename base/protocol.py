@@ -49,7 +49,7 @@ PCM_DTYPE = np.dtype("<f4")
 
 # How ingest cuts tracks. The pre-roll is the context an analyzer needs before a
 # chunk: STFT window + HPSS median span + resampler taps (< 0.9 s) and K-weighting
-# filter settling (< 0.05 s); analyzer/grid.py plans within it.
+# filter settling (< 0.05 s); dsp/grid.py plans within it.
 DEFAULT_CHUNK_S = 10.0
 PREROLL_S = 1.5
 
@@ -202,7 +202,7 @@ def preroll_frames(sample_rate: int, preroll_s: float = PREROLL_S) -> int:
 
 def encode_status(snapshot: dict[str, Any]) -> bytes:
     """The broker's answer on the status channel: its counters as one versioned map
-    (the fields are documented in :mod:`broker.status`)."""
+    (the fields are documented in :mod:`base.status`)."""
     return msgpack.packb({"v": VERSION, **snapshot}, use_bin_type=True)
 
 

@@ -38,7 +38,8 @@ from zmq.utils.monitor import recv_monitor_message
 from base import logs, protocol
 from base.config import Endpoints
 from base.sockets import PREFETCH, RESULT_HWM, Sockets, generate_keys
-from broker.status import Counters, query_status
+from base.status import query_status
+from broker.status import Counters
 
 log = logging.getLogger("broker")
 

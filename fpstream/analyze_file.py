@@ -3,14 +3,15 @@
 :func:`analyze_file` runs exactly what the stack runs for a track, in the same
 order, with the same code:
 
-1. ``ingest.decode.file_identity`` and ``ingest.decode.iter_chunks``
+1. ``audio.decode.file_identity`` and ``audio.decode.iter_chunks``
    (streaming decode into chunks with pre-roll),
-2. ``analyzer.chunk.partial_for`` on every chunk (the analyzer's partial,
+2. ``dsp.chunk.partial_for`` on every chunk (the analyzer's partial,
    or the track failed at that chunk),
 3. a msgpack round trip of each partial through ``base.protocol``
    (what travels from analyzer to sink), so the merge sees the very bytes the
    sink would see,
-4. ``sink.assembler.fingerprint_row`` on the partials in chunk order,
+4. ``dsp.fingerprint.fingerprint_or_error`` on the partials in chunk order, and
+   ``store.db.track_row`` (the sink's merge and row),
 
 and returns the row the sink would store. ``fpstream analyze`` prints these
 rows; tests use it as the reference the stack must agree with.
@@ -34,8 +35,8 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from analyzer.chunk import partial_for
-from analyzer.stages import stage
+from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.paths import stored_path
 from base.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
@@ -45,10 +46,10 @@ from base.protocol import (
     decode_result,
     encode_partial,
 )
-from ingest.decode import DecodeError, file_identity, iter_chunks
-from ingest.paths import stored_path
-from sink import db as store
-from sink.assembler import fingerprint_row
+from dsp.chunk import partial_for
+from dsp.fingerprint import fingerprint_or_error
+from dsp.stages import stage
+from store import db as store
 
 #: Column order of a row: the track columns, then the 25 values (as the sink stores them).
 ROW_COLUMNS: tuple[str, ...] = store.COLUMNS
@@ -81,7 +82,7 @@ def analyze_file(
     -------
     dict
         Keys :data:`ROW_COLUMNS`, values as the sink would store them
-        (``sink.db.done_row`` / ``failed_row``): ``status`` is ``'done'``
+        (``store.db.done_row`` / ``failed_row``): ``status`` is ``'done'``
         with the 25 values as finite floats, or ``'failed'`` with ``error``
         saying why (the same words the stack uses) and the values ``None``.
     """
@@ -137,7 +138,7 @@ def _analyze(
     while pending:
         if (failed := collect()) is not None:
             return fail(failed.error)
-    return fingerprint_row(ref, bodies, sample_rate, channels)
+    return store.track_row(ref, sample_rate, channels, fingerprint_or_error(bodies, sample_rate, channels))
 
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:

@@ -32,9 +32,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from audio.paths import stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
-from fpstream.library import (
+from fpstream.percentiles import percentile_ranks
+from fpstream.playlist import path_to, walk
+from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, nearest, robust_scale, weight_vector
+from store.library import (
     Features,
     LibraryError,
     connect,
@@ -42,10 +46,7 @@ from fpstream.library import (
     iter_rows,
     load_features,
     not_current_version,
-    percentile_ranks,
 )
-from fpstream.playlist import path_to, walk
-from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, nearest, robust_scale, weight_vector
 
 _DETAIL_COLUMNS = "path, size, duration_s, sample_rate, channels"
 
@@ -147,7 +148,7 @@ class Library:
     def get(self, path: str) -> Track:
         """The track stored for ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
         with closing(self._connect()) as conn:
-            return Track.from_row(get_row(conn, os.path.expanduser(path)))
+            return Track.from_row(get_row(conn, stored_path(os.path.expanduser(path))))
 
     def percentiles(self, path: str) -> dict[str, float]:
         """``path``'s 25 values as percentiles (0–100) within the library's analysed tracks."""
@@ -159,7 +160,7 @@ class Library:
 
     @cached_property
     def features(self) -> Features:
-        """The 25 values of every analysed track of the current version (``fpstream.library``)."""
+        """The 25 values of every analysed track of the current version (``store.library``)."""
         with closing(self._connect()) as conn:
             return load_features(conn)
 
@@ -180,7 +181,7 @@ class Library:
 
     def _index(self, path: str) -> int:
         with closing(self._connect()) as conn:
-            row = get_row(conn, os.path.expanduser(path))
+            row = get_row(conn, stored_path(os.path.expanduser(path)))
         if row["status"] != "done":
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:

@@ -2,7 +2,7 @@
 
 Each subcommand is a thin wrapper: argument parsing and messages live here,
 the work in ``fpstream.analyze_file``, ``library``, ``show``, ``similarity``,
-``export``, ``broker.status`` and ``ingest``. Errors a user can fix are one
+``export``, ``base.status`` and ``ingest``. Errors a user can fix are one
 line on stderr saying what to do (exit 1); usage errors exit 2, as argparse
 does.
 """
@@ -352,7 +352,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from fpstream.export import export
-    from fpstream.library import connect
+    from store.library import connect
 
     with closing(connect(_db(args))) as conn:
         _note_other_versions(conn)
@@ -385,12 +385,13 @@ def _note_other_versions(conn: sqlite3.Connection) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from audio.paths import stored_path
     from base.fields import FINGERPRINT_VERSION
-    from fpstream.library import connect, get_row, load_features
     from fpstream.show import render
+    from store.library import connect, get_row, load_features
 
     with closing(connect(_db(args))) as conn:
-        row = get_row(conn, args.path)
+        row = get_row(conn, stored_path(args.path))
         # Percentiles only for a current fingerprint: `render` does not use the library otherwise.
         current = row["status"] == "done" and row["fingerprint_version"] == FINGERPRINT_VERSION
         library = load_features(conn).matrix if current else None
@@ -406,12 +407,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
+    from audio.paths import stored_path
     from base.fields import FINGERPRINT_VERSION
-    from fpstream.library import LibraryError, connect, get_row, load_features, not_current_version
     from fpstream.similarity import nearest, robust_scale, weight_vector
+    from store.library import LibraryError, connect, get_row, load_features, not_current_version
 
     with closing(connect(_db(args))) as conn:
-        row = get_row(conn, args.path)
+        row = get_row(conn, stored_path(args.path))
         if row["status"] != "done":
             raise UserError(
                 f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint to compare"
@@ -449,9 +451,9 @@ def cmd_similar(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from base.config import Endpoints
     from base.protocol import ProtocolError
-    from broker.status import query_status
-    from fpstream.library import LibraryError, connect, status_counts
+    from base.status import query_status
     from fpstream.status import render_status
+    from store.library import LibraryError, connect, status_counts
 
     endpoints = Endpoints.from_env()
     try:
@@ -487,13 +489,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
-    from ingest.__main__ import main as ingest_main
-
+    """Become ``python -m ingest`` (the feeder process) with the same options, stdin and terminal."""
     argv = [*(["--null"] if args.null else []), *(["--force"] if args.force else [])]
     argv += ["--retry-failed"] if args.retry_failed else []
     if args.input:
         argv += ["--input", args.input]
-    return ingest_main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "ingest", *argv])
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -508,7 +511,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``fpstream`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    from fpstream.library import LibraryError
+    from store.library import LibraryError
 
     parser = build_parser()
     args = parser.parse_args(argv)

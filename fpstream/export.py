@@ -27,7 +27,7 @@ import json
 import sqlite3
 from typing import TextIO
 
-from fpstream.library import LibraryError, iter_rows, row_tuples
+from store.library import LibraryError, iter_rows, row_tuples
 
 FORMATS = ("jsonl", "json", "csv")
 

@@ -18,9 +18,10 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from audio.paths import stored_path
 from fpstream.cli_args import UserError, database, db_option, formatter
-from fpstream.library import TABLE, connect
-from ingest.paths import stored_path
+from store.db import delete_paths
+from store.library import TABLE, connect
 
 _ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
 
@@ -66,21 +67,10 @@ def missing_dirs(paths: list[str]) -> Counter[str]:
 
 def delete(db_path: Path, paths: list[str]) -> int:
     """Remove the rows of ``paths`` in one transaction; returns how many went."""
-    conn = sqlite3.connect(db_path, timeout=30)
     try:
-        with conn:
-            n = 0
-            for i in range(0, len(paths), 500):
-                batch = paths[i : i + 500]
-                cur = conn.execute(
-                    f"DELETE FROM {TABLE} WHERE path IN ({', '.join('?' * len(batch))})", batch
-                )
-                n += cur.rowcount
-        return n
+        return delete_paths(db_path, paths)
     except sqlite3.Error as exc:
         raise UserError(f"cannot delete from {db_path}: {exc}") from None
-    finally:
-        conn.close()
 
 
 def run(args: argparse.Namespace) -> int:

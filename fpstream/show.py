@@ -2,7 +2,7 @@
 
 The seven families are those of docs/fingerprint.md (its table's rows 1–7, 8–10,
 11–14, 15–17, 18–20, 21–23, 24–25). Next to each value, when the library holds
-at least :data:`~fpstream.library.MIN_ROWS_FOR_PERCENTILES` analysed tracks,
+at least :data:`~fpstream.percentiles.MIN_ROWS_FOR_PERCENTILES` analysed tracks,
 ``show`` prints the value's percentile within the library: ``p90`` means 90 %
 of the library's tracks have a lower value (ties count half).
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from base.fields import FAMILIES as FIELD_FAMILIES
 from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
-from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
+from fpstream.percentiles import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
 #: The seven families of docs/fingerprint.md, in table order: (title, feature names), from FIELDS.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
@@ -47,7 +47,7 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
     Parameters
     ----------
     row : dict
-        A row of ``tracks`` (see :func:`fpstream.library.get_row`).
+        A row of ``tracks`` (see :func:`store.library.get_row`).
     library : np.ndarray, shape (n, 25), optional
         Every analysed track's values, for percentiles. Percentiles are shown
         only if ``n >= MIN_ROWS_FOR_PERCENTILES`` and the row is ``done`` and

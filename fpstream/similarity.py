@@ -287,8 +287,8 @@ def bench(rows: int = 100_000, queries: int = 200, k: int = 10) -> dict[str, flo
     from pathlib import Path
 
     from base.fields import FINGERPRINT_VERSION
-    from fpstream.library import connect, load_features
-    from sink.db import create_schema
+    from store.db import create_schema
+    from store.library import connect, load_features
 
     matrix = synthetic_library(rows)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
-"""Turn the broker's counters (``broker.status``) and the row counts into ``fpstream status`` text.
+"""Turn the broker's counters (``base.status``) and the row counts into ``fpstream status`` text.
 
-The broker answers a map (see ``broker/status.py``)::
+The broker answers a map (see ``base/status.py``)::
 
     {"pid", "endpoint", "curve", "uptime_s",
      "forwarded": {"chunks_in", "results_in", "acks_in"},   # messages since start
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Peers per bound channel, and what they are (see ``broker/status.py``).
+#: Peers per bound channel, and what they are (see ``base/status.py``).
 ROLES: tuple[tuple[str, str], ...] = (
     ("chunks_in", "ingest"),
     ("chunks_out", "analyzer"),

@@ -42,12 +42,13 @@ from typing import Any
 import numpy as np
 import zmq
 
+from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.paths import row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
-from ingest.decode import DecodeError, file_identity, iter_chunks
-from ingest.paths import PathReader, SeenPaths, row_path
+from ingest.paths import PathReader, SeenPaths
 from ingest.progress import Progress, format_duration
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch

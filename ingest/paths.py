@@ -76,28 +76,6 @@ class PathReader:
         return out
 
 
-def row_path(path: str) -> str:
-    """The path as stored in the database and sent on the wire: always valid UTF-8.
-
-    A file name that is not UTF-8 (``os.fsdecode`` kept its bytes as
-    surrogates) is stored with those bytes as ``\\xNN`` escapes; the file itself
-    is still opened by its real name.
-    """
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def stored_path(given: str) -> str:
-    """The key a path the user gave is stored under: ``row_path(os.path.abspath(given))``.
-
-    Made absolute from the current directory, symlinks *not* resolved, as ingest does it.
-    """
-    return row_path(os.path.abspath(given))
-
-
 class SeenPaths:
     """Remembers which paths were already fed, in 16 bytes each (a 10⁶-track library costs ~60 MB).
 

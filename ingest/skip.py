@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from base.fields import FINGERPRINT_VERSION
-from base.readonly_db import has_tracks, is_current, open_readonly
+from store.readonly import has_tracks, is_current, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
 

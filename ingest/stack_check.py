@@ -17,12 +17,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import zmq
 
 from base import protocol
 from base.sockets import Sockets
+from base.status import ask_status
 
 #: How to start each part, as the README's "Keep a stack up" section does it.
 HOW_TO_START = {
@@ -66,31 +64,19 @@ class StackState:
 
 
 def ask_broker(sockets: Sockets, timeout_s: float, stop: threading.Event | None = None) -> StackState:
-    """One status question on a fresh REQ socket; closed again whatever happens.
+    """One status question (:func:`base.status.ask_status`) as a :class:`StackState`.
 
     ``stop``: give up early when it is set (ingest is exiting, and its context waits for this socket).
     """
     at = time.monotonic()
-    req = sockets.ctx.socket(zmq.REQ)
     try:
-        req.linger = 0
-        if sockets.curve is not None:
-            server_public, public, secret = sockets.curve.client()
-            req.curve_serverkey, req.curve_publickey, req.curve_secretkey = server_public, public, secret
-        req.connect(sockets.endpoints["status"])
-        req.send(b"status")
-        deadline = at + timeout_s
-        while not req.poll(50):
-            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                return StackState(False, at=at)
-        try:
-            status: dict[str, Any] = protocol.decode_status(req.recv(copy=False))
-        except protocol.ProtocolError:  # a broker of another version: there, but not usable
-            return StackState(False, at=at)
-        peers = status.get("peers", {})
-        return StackState(True, int(peers.get("chunks_out", 0)), int(peers.get("results_out", 0)), at)
-    finally:
-        req.close(linger=0)
+        status = ask_status(sockets, timeout_s, stop)
+    except protocol.ProtocolError:  # a broker of another version: there, but not usable
+        return StackState(False, at=at)
+    if status is None:
+        return StackState(False, at=at)
+    peers = status.get("peers", {})
+    return StackState(True, int(peers.get("chunks_out", 0)), int(peers.get("results_out", 0)), at)
 
 
 class StackWatch:

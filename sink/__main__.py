@@ -34,8 +34,9 @@ import zmq.asyncio
 from base import logs, protocol
 from base.config import database_path, env_float, env_int
 from base.sockets import RESULT_HWM, Sockets
-from sink import db as store
-from sink.assembler import Assembler, Complete, Decision, Reack, fingerprint_row
+from dsp.fingerprint import fingerprint_or_error
+from sink.assembler import Assembler, Complete, Decision, Reack
+from store import db as store
 
 log = logging.getLogger("sink")
 
@@ -47,7 +48,8 @@ STATUS, ERROR = store.COLUMNS.index("status"), store.COLUMNS.index("error")  # i
 
 def compute_row(track: Complete) -> tuple[Any, ...]:
     """The row for a complete track (runs in a worker thread). Never raises: failure is a row too."""
-    row = fingerprint_row(track.ref, track.bodies, track.sample_rate, track.channels)
+    merged = fingerprint_or_error(track.bodies, track.sample_rate, track.channels)
+    row = store.track_row(track.ref, track.sample_rate, track.channels, merged)
     if row[STATUS] == "failed":
         log.warning("%s: %s", track.ref.path, row[ERROR])
     return row

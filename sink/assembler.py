@@ -26,9 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.fingerprint import fingerprint
 from base.protocol import Ack, Failed, Partial, ProtocolError, TrackRef
-from sink import db as store
 
 Key = tuple[str, int]
 
@@ -59,20 +57,6 @@ class Complete:
     sample_rate: int
     channels: int
     bodies: list[dict[str, Any]]  # in chunk order
-
-
-def fingerprint_row(
-    ref: TrackRef, bodies: list[dict[str, Any]], sample_rate: int, channels: int
-) -> tuple[Any, ...]:
-    """The row stored for a track whose partials (``bodies``, in chunk order) are all here:
-    done with its 25 values, or failed saying why the merge could not make them. Never raises."""
-    try:
-        fp = fingerprint(bodies, sample_rate, channels)
-        warning = bodies[-1].get("warning") if bodies else None
-        note = warning if isinstance(warning, str) else None
-        return store.done_row(ref, fp.duration_s, sample_rate, channels, fp.values, note)
-    except Exception as exc:
-        return store.failed_row(ref, f"fingerprint failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

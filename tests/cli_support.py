@@ -1,6 +1,6 @@
 """Helpers for the ``fpstream`` command tests: real SQLite files, real subprocesses.
 
-Databases are created with the sink's own schema (``sink.db.MIGRATIONS``), so
+Databases are created with the sink's own schema (``store.db.MIGRATIONS``), so
 the commands are tested against exactly the table the stack writes.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from sink.db import COLUMNS, create_schema
+from store.db import COLUMNS, create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

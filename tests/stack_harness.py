@@ -29,7 +29,7 @@ import soundfile as sf
 
 from base.config import Endpoints
 from base.sockets import CurveKeys
-from broker.status import query_status
+from base.status import query_status
 from ingest.progress import PROGRESS_RE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +160,7 @@ class Stack:
             time.sleep(0.05)
 
     def status(self, timeout_s: float = 1.0) -> dict[str, Any] | None:
-        """The broker's counters (broker/status.py), asked with this stack's address and keys."""
+        """The broker's counters (base/status.py), asked with this stack's address and keys."""
         curve_dir = self.env.get("FPSTREAM_CURVE_DIR")
         client = self.env.get("FPSTREAM_CURVE_CLIENT") or "client"
         curve = CurveKeys(Path(curve_dir), client) if curve_dir else None

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audio.decode import file_identity, iter_chunks
 from base.fields import FEATURES
 from base.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef
 from fpstream.analyze_file import analyze_file
-from ingest.decode import file_identity, iter_chunks
 
 
 def db_to_amp(db: float) -> float:

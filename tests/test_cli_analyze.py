@@ -14,7 +14,7 @@ import soundfile as sf
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.analyze_file import analyze_file
 from fpstream.cli import main
-from sink.db import COLUMNS
+from store.db import COLUMNS
 from tests.cli_support import create_db, run_cli
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from base.fields import FEATURES
 from fpstream.cli import main
-from sink.db import COLUMNS
+from store.db import COLUMNS
 from tests.cli_support import create_db, failed_row, random_library, run_cli
 from tests.stack_harness import read_rows
 

@@ -9,7 +9,7 @@ import pytest
 
 from base.fields import FEATURES
 from fpstream.cli import main
-from fpstream.library import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
+from fpstream.percentiles import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 from fpstream.show import FAMILIES, UNITS
 from tests.cli_support import as_matrix, create_db, done_row, failed_row, random_library
 

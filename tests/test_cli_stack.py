@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from base.fields import FEATURES
-from sink.db import COLUMNS
+from store.db import COLUMNS
 from tests.cli_support import run_cli
 from tests.stack_harness import Stack, last_progress, write_audio
 

@@ -15,7 +15,7 @@ import zmq
 from base import protocol
 from base.config import CHANNELS
 from base.sockets import Sockets
-from broker.status import query_status
+from base.status import query_status
 from tests.stack_harness import ROOT, Stack, write_audio
 from tests.synth import chunks_of
 

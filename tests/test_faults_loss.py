@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import zmq
 
+from audio.decode import DecodeError, file_identity, iter_chunks
 from base import protocol
 from base.config import Endpoints
-from ingest.decode import DecodeError, file_identity, iter_chunks
 from tests.stack_harness import Stack, write_audio
 
 RECOVERY_LIMIT_S = 15.0

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import zmq
 
-from analyzer.chunk import analyze_chunk
 from base import protocol
 from base.protocol import ChunkHeader, Failed, Partial, TrackRef
-from broker.status import query_status
+from base.status import query_status
+from dsp.chunk import analyze_chunk
 from tests.stack_harness import Stack, write_audio
 from tests.synth import chunks_of
 from tests.test_protocol import repack

@@ -25,10 +25,10 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
+from audio.readers import open_reader
 from base.fields import BANDS, FEATURES
 from fpstream.cli import main
-from ingest.readers import open_reader
-from sink.db import COLUMNS, MIGRATIONS, create_schema
+from store.db import COLUMNS, MIGRATIONS, create_schema
 from tests.stack_harness import Stack
 from tests.synth import drums
 
@@ -317,7 +317,7 @@ def test_no_decoder_writes_to_stderr(library, tmp_path) -> None:
     _, files, bad = library
     paths = [str(p) for p in [*files.values(), *bad]]
     code = (
-        "import sys\nfrom ingest.decode import iter_chunks, DecodeError\nfrom base.protocol import TrackRef\n"
+        "import sys\nfrom audio.decode import iter_chunks, DecodeError\nfrom base.protocol import TrackRef\n"
         "for p in sys.argv[1:]:\n"
         "    try:\n        [0 for _ in iter_chunks(p, TrackRef('t', 0, 0, p, 1, 0))]\n"
         "    except DecodeError:\n        pass\n"
@@ -351,7 +351,7 @@ def test_memory_stays_flat_decoding_a_60_minute_aac(tmp_path) -> None:
                 out.mux(packet)
             step += span
     code = (
-        "import sys\nfrom ingest.decode import iter_chunks\nfrom base.protocol import TrackRef\n"
+        "import sys\nfrom audio.decode import iter_chunks\nfrom base.protocol import TrackRef\n"
         "def rss():\n    return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
         "p = sys.argv[1]; first = peak = 0; frames = 0\n"
         "for h, pcm in iter_chunks(p, TrackRef('t', 0, 0, p, 1, 0)):\n"

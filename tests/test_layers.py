@@ -1,4 +1,6 @@
-"""Imports run one way: base <- processes <- fpstream (README, "Layers")."""
+"""Imports run one way: base <- libraries (audio, dsp, store) <- processes <- fpstream.
+
+The rules are written down in docs/design.md, "Layers"."""
 
 from __future__ import annotations
 
@@ -7,14 +9,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = {"broker", "ingest", "analyzer", "sink"}
-# What each package may import from the project (besides itself).
+LIBRARIES = {"audio", "dsp", "store"}
+# What each package may import from the project (besides itself). Each library stands alone on
+# base; a process uses the libraries it needs; the user layer uses every library and no process.
 ALLOWED: dict[str, set[str]] = {
     "base": set(),
+    "audio": {"base"},
+    "dsp": {"base"},
+    "store": {"base"},
     "broker": {"base"},
-    "ingest": {"base"},
-    "analyzer": {"base"},
-    "sink": {"base", "analyzer"},  # the sink merges partials with the analyzer's DSP
-    "fpstream": {"base", *PROCESSES},
+    "ingest": {"base", "audio", "store"},
+    "analyzer": {"base", "dsp"},
+    "sink": {"base", "dsp", "store"},  # the sink merges partials (dsp) and writes rows (store)
+    "fpstream": {"base", *LIBRARIES},
 }
 
 

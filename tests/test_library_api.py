@@ -14,8 +14,8 @@ from base.fields import FEATURES, FIELD, FIELDS
 from fpstream.api import Library, Track
 from fpstream.cli import main
 from fpstream.duplicates import close_pairs, duplicate_groups
-from fpstream.library import LibraryError, load_features
 from fpstream.playlist import path_to, walk
+from store.library import LibraryError, load_features
 from tests.cli_support import create_db, done_row, failed_row, random_library
 
 

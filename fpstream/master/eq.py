@@ -1,6 +1,6 @@
 """Bounded tonal EQ toward a target balance of the seven bands.
 
-Seven filters, one per fingerprint band (``BAND_EDGES_HZ`` of :mod:`analyzer.frequency`):
+Seven filters, one per fingerprint band (``BAND_EDGES_HZ`` of :mod:`dsp.frequency`):
 a low shelf for the sub-bass, peaks at the geometric centres of the five middle bands,
 a high shelf for the air. They overlap, so the gains are solved for (a few fixed-point
 steps on the cascade's mean response in each band) to make each band move by the
@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 from scipy.signal import sosfreqz
 
-from analyzer.frequency import BAND_EDGES_HZ
+from dsp.frequency import BAND_EDGES_HZ
 
 #: Below this share a band is left alone: lifting a band that holds no music only lifts noise.
 MIN_SHARE = 1e-4

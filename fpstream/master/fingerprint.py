@@ -13,12 +13,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from audio.decode import DecodeError, file_identity
+from audio.paths import stored_path
 from base.fields import FEATURES
-from base.readonly_db import has_tracks, is_current, open_readonly
 from fpstream.analyze_file import ROW_COLUMNS, analyze_file
-from ingest.decode import DecodeError, file_identity
-from ingest.paths import stored_path
-from sink.db import COLUMNS, UPSERT, create_schema
+from store.db import COLUMNS, store_row
+from store.readonly import has_tracks, is_current, open_readonly
 
 
 class FingerprintError(Exception):
@@ -57,14 +57,7 @@ def _from_library(db_path: Path, key: str, size: int, mtime_ns: int) -> dict[str
 def _store(db_path: Path, row: dict) -> str | None:
     """Upsert ``row``; returns why it could not be stored, or None."""
     try:
-        conn = sqlite3.connect(db_path, timeout=10)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            create_schema(conn)
-            with conn:
-                conn.execute(UPSERT, tuple(row[c] for c in COLUMNS))
-        finally:
-            conn.close()
+        store_row(db_path, tuple(row[c] for c in COLUMNS))
     except (sqlite3.Error, OSError) as exc:
         return f"fingerprint not stored in {db_path}: {exc}"
     return None

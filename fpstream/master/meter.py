@@ -1,10 +1,10 @@
 """Loudness of a stream fed block by block, with the analyzer's BS.1770-4 code.
 
 The K-weighting filters, channel weights, 100 ms sub-block grid and the gating
-of :mod:`analyzer.dynamics` are reused as they are; only the filter state is
+of :mod:`dsp.dynamics` are reused as they are; only the filter state is
 carried from block to block here (:func:`fpstream.master.eq.cascade`) instead
 of settled by a pre-roll, so a stream measures exactly like the whole file.
-Loudness range follows EBU Tech 3342 with :mod:`analyzer.variation`'s
+Loudness range follows EBU Tech 3342 with :mod:`dsp.variation`'s
 short-term windows (3 s every 100 ms) and gates.
 """
 
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.dynamics import (
+from dsp.dynamics import (
     channel_weights,
     integrated_loudness,
     kweighting,
 )
-from analyzer.grid import subblock_len
-from analyzer.variation import gated_short_term_levels
+from dsp.grid import subblock_len
+from dsp.variation import gated_short_term_levels
 from fpstream.master.eq import cascade
 from fpstream.master.truepeak import TruePeakMeter
 

@@ -48,7 +48,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
-PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest|sink|fpstream\.run)\b")
+PROCESS_RE = re.compile(r"-m (broker|analyzer|ingest\.run|ingest|sink)\b")
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 # the analyzer's line in the stack's log once its kernels are warm ("ready: kernels warm in ...")
 READY_RE = re.compile(r"\banalyzer\[\d+\] INFO ready\b")
@@ -145,7 +145,7 @@ class StackMonitor(threading.Thread):
                     stat = Path(f"/proc/{pid}/stat").read_text()
                 except OSError:
                     continue
-                name = "ingest" if m.group(1) == "fpstream.run" else m.group(1)  # ingest runs in the runner
+                name = "ingest" if m.group(1) == "ingest.run" else m.group(1)  # ingest runs in the runner
                 key = f"{name}[{pid}]"
                 hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
                 if hwm:
@@ -187,7 +187,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
     stack_log = Path(env["XDG_STATE_HOME"]) / "fpstream" / "stack.log"
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fpstream.run", "--analyzers", str(analyzers)],
+        [sys.executable, "-m", "ingest.run", "--analyzers", str(analyzers)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -240,7 +240,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
     monitor.stop.set()
     monitor.join()
     if proc.returncode != 0:
-        raise RuntimeError(f"fpstream.run exited with {proc.returncode}:\n" + "".join(lines[-30:]))
+        raise RuntimeError(f"ingest.run exited with {proc.returncode}:\n" + "".join(lines[-30:]))
     return StackRun(
         wall=end - t0,
         fed=end - fed_at[0] if fed_at and ready_seen >= analyzers else None,
@@ -252,8 +252,8 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
 
 ANALYZE_CODE = """
 import json, sys, time
-from analyzer import stages
-from analyzer.chunk import warm_up
+from dsp import stages
+from dsp.chunk import warm_up
 from fpstream.analyze_file import analyze_file
 warm_up()
 stages.clear()
@@ -320,7 +320,7 @@ def startup_seconds(cold: bool, root: Path = ROOT) -> float:
     if cold:
         env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()
     code = (
-        "import time; t=time.perf_counter(); from analyzer.chunk import warm_up; warm_up();"
+        "import time; t=time.perf_counter(); from dsp.chunk import warm_up; warm_up();"
         "print(time.perf_counter()-t)"
     )
     out = subprocess.run(

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def make_db(path: Path, rows: int) -> None:
     from base.fields import FEATURES, FINGERPRINT_VERSION
     from fpstream.similarity import synthetic_library
-    from sink.db import create_schema
+    from store.db import create_schema
 
     matrix = synthetic_library(rows)
     with sqlite3.connect(path) as conn:

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.resampler [--seconds 120] [--rates 44100 48000]
 
-Rows: fpstream's resampler over a whole track (``analyzer.resample``), soxr HQ one-shot
+Rows: fpstream's resampler over a whole track (``dsp.resample``), soxr HQ one-shot
 (``soxr.resample``, what librosa does), soxr HQ streamed in 10 s chunks
 (``soxr.ResampleStream``: the stateful form a streaming analyzer would need), and
 ``scipy.signal.resample_poly``'s default filter (fingerprint version 1's output) for scale.
@@ -33,8 +33,8 @@ def row_for(sr: int, seconds: float) -> list[float]:
     import soxr
     from scipy.signal import resample_poly
 
-    from analyzer.grid import SR, resampler_for
-    from analyzer.resample import resample_range
+    from dsp.grid import SR, resampler_for
+    from dsp.resample import resample_range
 
     x = np.random.default_rng(0).standard_normal(int(seconds * sr))
     rs = resampler_for(sr)

@@ -5,7 +5,7 @@
 ``BASELINE_TREE`` is another checkout of the project (e.g. ``git worktree add /tmp/base main``).
 Each repetition runs ``tests.bench``'s single-threaded ``analyze`` over the same generated
 files once in the baseline tree and once in this one, each in a fresh process, and reads the
-CPU seconds of every stage (``analyzer.stages``). Alternating the two keeps a busy machine's
+CPU seconds of every stage (``dsp.stages``). Alternating the two keeps a busy machine's
 load from favouring either; the ratios (this tree / baseline, best run of each) are what to read.
 """
 

@@ -76,7 +76,7 @@ def test_hpss_equals_librosa_on_hard_signals(tmp_path, signal: str) -> None:
 def test_running_median_is_scipys_median_filter(rows, cols, out_lo, out_hi, n_total, dtype) -> None:
     import scipy.ndimage
 
-    from analyzer.harmonic import _running_median
+    from dsp.harmonic import _running_median
 
     a = np.random.default_rng(rows).random((rows, cols)).astype(dtype)
     a[:, 3] = 0.25  # ties

@@ -6,8 +6,8 @@ import numpy as np
 import pyebur128
 import pytest
 
-from analyzer import dynamics
-from analyzer.grid import subblock_len
+from dsp import dynamics
+from dsp.grid import subblock_len
 from tests.synth import analyze_array, db_to_amp, drums, sine, stereo
 
 

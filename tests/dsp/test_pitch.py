@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzer.grid import HOP, N_FFT
-from analyzer.pitch import predominant_f0
-from analyzer.stft import magnitude
+from dsp.grid import HOP, N_FFT
+from dsp.pitch import predominant_f0
+from dsp.stft import magnitude
 from tests.synth import analyze_array, drums, sine
 
 SR = 22_050

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.signal import firwin, resample_poly
 
-from analyzer.grid import SR, kaiser_lowpass, plan_chunk, resampler_for
-from analyzer.resample import resample_range
 from base.fields import BANDS
 from base.protocol import preroll_frames
+from dsp.grid import SR, kaiser_lowpass, plan_chunk, resampler_for
+from dsp.resample import resample_range
 from tests.oracles import librosa_mid, librosa_spectral
 from tests.synth import analyze_array, stereo
 

@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import pytest
 
-from analyzer.dynamics import SILENCE_MS
 from base.fields import FEATURES
+from dsp.dynamics import SILENCE_MS
 from tests.synth import analyze_array, drums, sine, stereo
 
 SR = 22_050
@@ -79,8 +79,8 @@ def test_chroma_of_a440_and_white_noise(tmp_path) -> None:
 
 
 def test_chroma_pitch_class_mapping_agrees_with_the_spec() -> None:
-    from analyzer.harmonic import CHROMA
-    from analyzer.stft import FREQS
+    from dsp.harmonic import CHROMA
+    from dsp.stft import FREQS
 
     def pc(freq: float) -> int:
         return int(np.argmax(CHROMA[int(np.argmin(np.abs(FREQS - freq)))]))

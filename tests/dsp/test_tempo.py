@@ -10,9 +10,9 @@ import librosa
 import numpy as np
 import pytest
 
-from analyzer.grid import HOP, N_FFT
-from analyzer.stft import magnitude
-from analyzer.temporal import PERIODICITY_THRESHOLD, onset_strength, tempo_and_strength, tempo_bpm
+from dsp.grid import HOP, N_FFT
+from dsp.stft import magnitude
+from dsp.temporal import PERIODICITY_THRESHOLD, onset_strength, tempo_and_strength, tempo_bpm
 from tests.synth import DRUM_PATTERNS, analyze_array, clicks, drum_pattern, drums
 
 SR = 22_050

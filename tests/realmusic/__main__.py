@@ -161,12 +161,12 @@ def fpstream_values(path: Path) -> dict[str, float]:
     """fpstream's row for ``path`` through the stack's own code (``fpstream.analyze_file``'s
     steps: ingest's decode, the analyzer's partial per chunk, msgpack, the sink's merge), plus
     ``voiced_share``: voiced frames (f0 > 0) / non-silent frames, from the partials' series."""
-    from analyzer.chunk import partial_for
+    from audio.decode import file_identity, iter_chunks
     from base.fields import FEATURES
     from base.protocol import Failed, TrackRef, decode_result, encode_partial, unpack_array
-    from ingest.decode import file_identity, iter_chunks
+    from dsp.chunk import partial_for
     from sink.assembler import fingerprint_row
-    from sink.db import COLUMNS
+    from store.db import COLUMNS
 
     size, mtime_ns = file_identity(str(path))
     ref = TrackRef("realmusic", 0, 0, str(path), size, mtime_ns)

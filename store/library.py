@@ -7,8 +7,8 @@ this module, so the rules are the same everywhere:
   empty database by mistake, and it can run while the sink is writing (WAL).
 - A missing file, or a file without a ``tracks`` table, is a
   :class:`LibraryError` whose message says what to do, never a traceback.
-- Paths are looked up exactly as ingest stored them: ``os.path.abspath`` of
-  what the user typed (symlinks are *not* resolved, as in ingest).
+- Paths are looked up by the key ingest stored them under: the caller makes it
+  with ``audio.paths.stored_path`` (``os.path.abspath``, symlinks *not* resolved).
 
 Examples
 --------
@@ -32,12 +32,7 @@ from typing import Any
 import numpy as np
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from base.readonly_db import TABLE, has_tracks, open_readonly
-from ingest.paths import stored_path
-
-#: ``show`` prints percentiles only when the library has at least this many
-#: analysed tracks; below it a percentile says more about chance than the track.
-MIN_ROWS_FOR_PERCENTILES = 20
+from store.readonly import TABLE, has_tracks, open_readonly
 
 
 class LibraryError(Exception):
@@ -75,12 +70,11 @@ def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-def get_row(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
-    """The stored row of ``path`` (resolved to absolute) as a dict.
+def get_row(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+    """The row stored under ``key`` (``audio.paths.stored_path`` of what the user typed) as a dict.
 
     Raises :class:`LibraryError` if the path is not in the library.
     """
-    key = stored_path(path)
     row = conn.execute(f"SELECT * FROM {TABLE} WHERE path = ?", (key,)).fetchone()
     if row is None:
         raise LibraryError(
@@ -191,24 +185,3 @@ def load_features(
         (FINGERPRINT_VERSION,),
     ).fetchone()
     return Features(paths=paths, matrix=matrix, stale=int(stale))
-
-
-def percentile_ranks(matrix: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Percentile of each of ``values`` within its column of ``matrix`` (0–100).
-
-    The mid-rank definition: the share of rows below the value plus half the
-    share equal to it, so the median row reads 50 and ties do not favour
-    either side.
-
-    Examples
-    --------
-    >>> m = np.array([[1.0], [2.0], [3.0], [4.0]])
-    >>> percentile_ranks(m, np.array([3.0])).tolist()
-    [62.5]
-    """
-    n = matrix.shape[0]
-    if n == 0:
-        raise ValueError("percentile of an empty library")
-    below = np.count_nonzero(matrix < values, axis=0)
-    equal = np.count_nonzero(matrix == values, axis=0)
-    return 100.0 * (below + 0.5 * equal) / n

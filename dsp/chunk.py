@@ -3,8 +3,8 @@
 The partial's layout (all arrays via :func:`base.protocol.pack_array`):
 
 native rate, owned samples ``[start, start + frames)``:
-  ``sb0`` and the 100 ms sub-block series of :mod:`analyzer.dynamics`;
-  ``lr``: stereo sums of :mod:`analyzer.stereo`.
+  ``sb0`` and the 100 ms sub-block series of :mod:`dsp.dynamics`;
+  ``lr``: stereo sums of :mod:`dsp.stereo`.
 22 050 Hz mid signal, owned STFT frames ``[frame_lo, frame_hi)``:
   ``onset`` (flux), ``silent`` (flags), ``f0`` (predominant f0, Hz, 0 = unvoiced);
   ``bands`` (power per band, all frames); sums over non-silent frames of
@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from analyzer import dynamics, harmonic, pitch, spectral, stereo, temporal
-from analyzer.fingerprint import fingerprint
-from analyzer.grid import plan_chunk, resampler_for
-from analyzer.resample import resample_range
-from analyzer.stages import stage
-from analyzer.stft import frame_view, magnitude
 from base.protocol import ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
+from dsp import dynamics, harmonic, pitch, spectral, stereo, temporal
+from dsp.fingerprint import fingerprint
+from dsp.grid import plan_chunk, resampler_for
+from dsp.resample import resample_range
+from dsp.stages import stage
+from dsp.stft import frame_view, magnitude
 
 
 def mid_signal(pcm: np.ndarray) -> np.ndarray:

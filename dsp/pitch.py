@@ -25,7 +25,7 @@ import math
 import numba as nb
 import numpy as np
 
-from analyzer.grid import N_FFT, SR
+from dsp.grid import N_FFT, SR
 
 F0_MIN_HZ = 65.0
 F0_MAX_HZ = 2093.0

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from analyzer import dynamics, frequency, pitch, stereo, temporal, variation
-from analyzer.grid import subblock_len
-from analyzer.stages import stage
 from base.fields import FEATURES, SILENCE_VALUES
 from base.protocol import unpack_array
+from dsp import dynamics, frequency, pitch, stereo, temporal, variation
+from dsp.grid import subblock_len
+from dsp.stages import stage
 
 FRAME_SERIES = ("onset", "silent", "f0")
 FRAME_SUMS = ("centroid", "rolloff", "flatness", "chroma", "chroma_n", "e_h", "e_p")
@@ -29,6 +29,7 @@ FRAME_SUMS = ("centroid", "rolloff", "flatness", "chroma", "chroma_n", "e_h", "e
 class Fingerprint:
     duration_s: float
     values: dict[str, float]
+    warning: str | None = None  # what decoding noticed (a truncated file, say), from the last partial
 
 
 @dataclass
@@ -132,4 +133,18 @@ def fingerprint(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -
     with stage("merge"):
         m = merge(bodies, sample_rate, channels)
     with stage("finalize (tempo, beats, gating)"):
-        return Fingerprint(duration_s=m.n_samples / sample_rate, values=values(m))
+        warning = bodies[-1].get("warning")
+        return Fingerprint(
+            duration_s=m.n_samples / sample_rate,
+            values=values(m),
+            warning=warning if isinstance(warning, str) else None,
+        )
+
+
+def fingerprint_or_error(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -> Fingerprint | str:
+    """:func:`fingerprint`, or the reason it could not be made (never raises): what the
+    sink and ``fpstream analyze`` store as a failed row."""
+    try:
+        return fingerprint(bodies, sample_rate, channels)
+    except Exception as exc:
+        return f"fingerprint failed: {type(exc).__name__}: {exc}"

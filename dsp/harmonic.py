@@ -1,10 +1,10 @@
-"""Harmonic content: harmonic/percussive balance and chroma (pitch is in :mod:`analyzer.pitch`).
+"""Harmonic content: harmonic/percussive balance and chroma (pitch is in :mod:`dsp.pitch`).
 
 - :func:`hpss_energies`: median-filtering HPSS (Fitzgerald 2010, "Harmonic/
   percussive separation using median filtering", DAFx) at full resolution,
   with librosa's soft masks (power 2) and reflect-mode edges.
 - :data:`CHROMA`: each bin's nearest pitch class (A440 tuning), for the
-  chroma energy that :func:`analyzer.spectral.spectral_sums` accumulates.
+  chroma energy that :func:`dsp.spectral.spectral_sums` accumulates.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
-from analyzer.grid import HPSS_HALF
-from analyzer.stft import FREQS
+from dsp.grid import HPSS_HALF
+from dsp.stft import FREQS
 
 # ---------------------------------------------------------------- HPSS
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from analyzer.stft import FREQS
+from dsp.stft import FREQS
 
 BAND_EDGES_HZ = (20.0, 60.0, 250.0, 500.0, 2000.0, 4000.0, 8000.0, 11025.0)
 

@@ -5,7 +5,7 @@ K-weighted, channel-weighted energy, the number of samples, and the peak and
 energy of all channels and of the mid signal. Sub-blocks straddling a chunk
 boundary get contributions from both chunks; the merge adds them by index.
 Integrated loudness (400 ms blocks = 4 sub-blocks, 75 % overlap), crest
-factor and the 1-second and 3-second statistics of :mod:`analyzer.variation`
+factor and the 1-second and 3-second statistics of :mod:`dsp.variation`
 are pure functions of the merged series.
 """
 
@@ -16,7 +16,7 @@ import math
 import numba as nb
 import numpy as np
 
-from analyzer.grid import subblock_len
+from dsp.grid import subblock_len
 
 SILENCE_MS = 1e-6  # mean square of -60 dBFS: the spec's silence threshold
 ABS_GATE_LUFS = -70.0

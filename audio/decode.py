@@ -1,6 +1,6 @@
 """Streaming decode: a file becomes numbered chunks of float32 PCM with pre-roll.
 
-The file is read block by block through :func:`ingest.readers.open_reader`
+The file is read block by block through :func:`audio.readers.open_reader`
 (libsndfile or FFmpeg, chosen per format), so memory is one chunk plus its
 pre-roll whatever the track's length. Each chunk carries ``preroll`` frames of
 the samples before it, the context an analyzer needs to compute exactly the
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.readers import DecodeError, open_reader
 from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
-from ingest.readers import DecodeError, open_reader
 
 __all__ = ["DecodeError", "file_identity", "iter_chunks"]
 

@@ -1,7 +1,7 @@
 """One small interface over the decoders: ``samplerate``, ``channels``, ``read(n)``, ``close``.
 
 Two readers implement it, and :func:`open_reader` picks one per format from
-the file's signature (:mod:`ingest.sniff`), by measurement (README, "Formats"):
+the file's signature (:mod:`audio.sniff`), by measurement (README, "Formats"):
 
 - :class:`SoundfileReader` (libsndfile): WAV, AIFF and Ogg Vorbis, exact and the cheapest.
 - :class:`PyAVReader` (FFmpeg inside the ``av`` wheel): everything else — MP3,
@@ -30,7 +30,7 @@ import av.logging
 import numpy as np
 import soundfile as sf
 
-from ingest.sniff import Kind, mp4_sample_entry, ogg_ends, sniff, wav_declared_frames
+from audio.sniff import Kind, mp4_sample_entry, ogg_ends, sniff, wav_declared_frames
 
 av.logging.set_level(None)  # FFmpeg's log off: its messages would land on our stderr
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from analyzer.dynamics import SILENCE_MS
-from analyzer.frequency import BANDS
-from analyzer.harmonic import CHROMA
-from analyzer.stft import FREQS
+from dsp.dynamics import SILENCE_MS
+from dsp.frequency import BANDS
+from dsp.harmonic import CHROMA
+from dsp.stft import FREQS
 
 ROLL_PERCENT = 0.85
 FLATNESS_AMIN = 1e-10
@@ -109,8 +109,8 @@ def spectral_sums(mag: np.ndarray, loud: np.ndarray) -> SpectralSums:
     (frames, bins), and the band powers over all frames: one pass, no spectrogram-sized
     temporaries. Per frame, as librosa's ``spectral_centroid``, ``spectral_rolloff``
     (85 %), ``spectral_flatness`` (power, ``amin`` 1e-10; Dubnov 2004) and the chroma
-    energy (each bin's power credited to its nearest pitch class, ``analyzer.harmonic.CHROMA``);
-    bands: the power of each bin summed into the band :data:`analyzer.frequency.BANDS` gives it."""
+    energy (each bin's power credited to its nearest pitch class, ``dsp.harmonic.CHROMA``);
+    bands: the power of each bin summed into the band :data:`dsp.frequency.BANDS` gives it."""
     c, r, f, x, n, bands = _spectral_pass(
         mag, loud, FREQS, BAND_OF_BIN, PITCH_CLASS_OF_BIN, BANDS.shape[1], ROLL_PERCENT, FLATNESS_AMIN
     )

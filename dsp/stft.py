@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from analyzer.grid import HOP, N_FFT, SR
+from dsp.grid import HOP, N_FFT, SR
 
 WINDOW = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann
 WINDOW32 = WINDOW.astype(np.float32)

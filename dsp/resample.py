@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.grid import Resampler
+from dsp.grid import Resampler
 
 
 def resample_range(
@@ -15,7 +15,7 @@ def resample_range(
     Parameters
     ----------
     rs : Resampler
-        From :func:`analyzer.grid.resampler_for`: a Kaiser low-pass (flat to 10 kHz,
+        From :func:`dsp.grid.resampler_for`: a Kaiser low-pass (flat to 10 kHz,
         >= 100 dB from 11 025 Hz) applied by overlap-save fast convolution on a fixed
         grid of blocks, the rate changed in the frequency domain.
     x : float64 array

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from base.config import Endpoints, database_path
-from broker.status import query_status
+from base.status import query_status
 
 if TYPE_CHECKING:
     from ingest.__main__ import Ingest  # imported when the run starts: it pulls in numpy

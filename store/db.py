@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -175,3 +175,54 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         FINGERPRINT_VERSION,
     )
     return head + (None,) * len(FEATURES) + (None,)
+
+
+class Fingerprinted(Protocol):
+    """What the DSP library's merge gives (``dsp.fingerprint.Fingerprint``)."""
+
+    duration_s: float
+    values: dict[str, float]
+    warning: str | None
+
+
+def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
+    """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
+    ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
+    was missing or not finite. Never raises."""
+    if isinstance(result, str):
+        return failed_row(ref, result)
+    try:
+        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+    except ValueError as exc:
+        return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
+
+
+def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
+    """Upsert one row from outside the sink (``fpstream master`` stores the fingerprint it
+    computed), creating and migrating the database if needed. Raises ``sqlite3.Error``/``OSError``.
+
+    The sink may be writing at the same time: WAL and a 10 s busy timeout let both through."""
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        create_schema(conn)
+        with conn:
+            conn.execute(UPSERT, row)
+    finally:
+        conn.close()
+
+
+def delete_paths(db_path: Path, paths: Sequence[str]) -> int:
+    """Remove the rows of ``paths`` in one transaction (``fpstream prune --delete``); returns
+    how many went. Raises ``sqlite3.Error``."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        with conn:
+            n = 0
+            for i in range(0, len(paths), 500):
+                batch = list(paths[i : i + 500])
+                cur = conn.execute(f"DELETE FROM tracks WHERE path IN ({', '.join('?' * len(batch))})", batch)
+                n += cur.rowcount
+        return n
+    finally:
+        conn.close()

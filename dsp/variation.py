@@ -2,7 +2,7 @@
 crest factor and peak of consecutive 1-second windows.
 
 All three are computed from the merged 100 ms sub-block series of
-:mod:`analyzer.dynamics` (a 1-second window is 10 sub-blocks, a 3-second
+:mod:`dsp.dynamics` (a 1-second window is 10 sub-blocks, a 3-second
 short-term window 30), so they cover the whole track at no extra DSP cost.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.dynamics import ABS_GATE_LUFS, SILENCE_MS, block_energies, lufs_of
+from dsp.dynamics import ABS_GATE_LUFS, SILENCE_MS, block_energies, lufs_of
 
 WINDOW_SUBBLOCKS = 10  # 1 s
 SHORT_TERM_SUBBLOCKS = 30  # 3 s (EBU Tech 3341 short-term loudness)

@@ -25,8 +25,8 @@ import numba as nb
 import numpy as np
 import scipy.fft
 
-from analyzer.grid import HOP, SR
-from analyzer.stft import FREQS
+from dsp.grid import HOP, SR
+from dsp.stft import FREQS
 
 FPS = SR / HOP  # onset envelope frames per second
 LOG_FLOOR = 1e-3  # magnitude floor of the log spectrum (≈ -115 dB re. a full-scale sine's peak bin)
