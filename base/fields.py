@@ -125,4 +125,21 @@ TRACK_COLUMNS: tuple[str, ...] = (
 # Columns added by later schema versions: they follow the features, in the table as in every row.
 #   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
 #   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
-ADDED_COLUMNS: tuple[str, ...] = ("warning",)
+#   title ... musicbrainz_release_id (schema v3): the file's tags as ingest read them (audio/tags.py),
+#   NULL when the file has none; tags_read: 1 once ingest has read the file's tags for this row (rows
+#   from before v3 have 0 and get their tags on the next run, without being analysed again).
+TAG_COLUMNS: tuple[str, ...] = (
+    "title",
+    "artist",
+    "album_artist",
+    "album",
+    "track_number",
+    "disc_number",
+    "date",
+    "genre",
+    "musicbrainz_recording_id",
+    "musicbrainz_release_id",
+)
+#: The tag columns that hold integers (the others are text).
+INTEGER_TAGS: frozenset[str] = frozenset({"track_number", "disc_number"})
+ADDED_COLUMNS: tuple[str, ...] = ("warning", *TAG_COLUMNS, "tags_read")

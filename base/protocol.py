@@ -23,6 +23,13 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
+Version 3 added the track's tags (``audio/tags.py``; title, artist, album...): an optional
+``tags`` map on the last chunk, which the analyzer copies into the last partial, and a new
+kind, ``tags`` (ingest -> broker -> sink, ``[header]``): the tags of a file already
+analysed and unchanged whose row has none yet (a row from before tags were read); the sink
+writes them into the row, analyses nothing, and acknowledges it like a track. A version-2
+sink would drop that kind, so the version changed.
+
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
 """
@@ -35,15 +42,19 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 2
+from base.fields import INTEGER_TAGS, TAG_COLUMNS
+
+VERSION = 3
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
 KIND_FAILED = "failed"
 KIND_ACK = "ack"
 KIND_RECEIPT = "receipt"
+KIND_TAGS = "tags"
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
+MAX_TAG_CHARS = 4000  # characters of one tag value on the wire (audio/tags.py keeps 1000)
 
 PCM_DTYPE = np.dtype("<f4")
 
@@ -115,6 +126,8 @@ class ChunkHeader:
     # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
     # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
     warning: str = ""
+    # Last chunk only: the file's tags ({column: value}, base.fields.TAG_COLUMNS); optional on the wire.
+    tags: dict[str, str | int] = field(default_factory=dict)
 
     @property
     def total_frames(self) -> int:
@@ -132,6 +145,7 @@ class Partial:
     channels: int
     body: dict[str, Any] = field(repr=False)
     seq: int = NO_SEQ  # the chunk's, copied by the analyzer
+    tags: dict[str, str | int] = field(default_factory=dict)  # the last chunk's, copied by the analyzer
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,14 @@ class Failed:
     ref: TrackRef
     error: str
     seq: int = NO_SEQ  # the chunk that failed, if a chunk did
+
+
+@dataclass(frozen=True)
+class TagsUpdate:
+    """The tags of a file whose row is done and current but has none yet: written, not analysed."""
+
+    ref: TrackRef
+    tags: dict[str, str | int]
 
 
 @dataclass(frozen=True)
@@ -185,6 +207,10 @@ def encode_partial(partial: Partial) -> list[bytes]:
 
 def encode_failed(failed: Failed) -> list[bytes]:
     return [_pack(KIND_FAILED, asdict(failed))]
+
+
+def encode_tags(update: TagsUpdate) -> list[bytes]:
+    return [_pack(KIND_TAGS, asdict(update))]
 
 
 def encode_ack(ack: Ack) -> list[bytes]:
@@ -290,7 +316,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT):
+    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_TAGS):
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
@@ -315,6 +341,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         dtype=_get(msg, "dtype", str),
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
+        tags=_tags(msg),
     )
     if header.dtype != PCM_DTYPE.str:
         raise ProtocolError(f"unsupported dtype {header.dtype!r}")
@@ -345,6 +372,7 @@ def decode_partial(msg: dict[str, Any]) -> Partial:
         channels=ch,
         body=_get(msg, "body", dict),
         seq=_get(msg, "seq", int),
+        tags=_tags(msg),
     )
 
 
@@ -352,8 +380,28 @@ def decode_failed(msg: dict[str, Any]) -> Failed:
     return Failed(ref=_track_ref(msg), error=_get(msg, "error", str), seq=_get(msg, "seq", int))
 
 
-def decode_result(frames: list[Any]) -> Partial | Failed:
-    """What an analyzer sends towards the sink: one frame, a partial or a failed track."""
+def _tags(msg: dict[str, Any]) -> dict[str, str | int]:
+    """The optional ``tags`` map: known columns only, text or positive integers as each column is."""
+    if "tags" not in msg:
+        return {}
+    tags = _get(msg, "tags", dict)
+    for key, value in tags.items():
+        if key not in TAG_COLUMNS:
+            raise ProtocolError(f"unknown tag {key!r}")
+        if key in INTEGER_TAGS:
+            if type(value) is not int or not 0 < value < 1 << 31:
+                raise ProtocolError(f"tag {key!r} must be a positive integer")
+        elif not isinstance(value, str) or len(value) > MAX_TAG_CHARS:
+            raise ProtocolError(f"tag {key!r} must be text of at most {MAX_TAG_CHARS} characters")
+    return tags
+
+
+def decode_tags(msg: dict[str, Any]) -> TagsUpdate:
+    return TagsUpdate(ref=_track_ref(msg), tags=_tags(msg))
+
+
+def decode_result(frames: list[Any]) -> Partial | Failed | TagsUpdate:
+    """What travels towards the sink: one frame, a partial, a failed track, or a tags-only update."""
     kind, msg = message_kind(frames)
     if len(frames) != 1:
         raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
@@ -361,7 +409,9 @@ def decode_result(frames: list[Any]) -> Partial | Failed:
         return decode_partial(msg)
     if kind == KIND_FAILED:
         return decode_failed(msg)
-    raise ProtocolError(f"expected a partial or failed message, got {kind!r}")
+    if kind == KIND_TAGS:
+        return decode_tags(msg)
+    raise ProtocolError(f"expected a partial, failed or tags message, got {kind!r}")
 
 
 def decode_status(frame: Any) -> dict[str, Any]:

@@ -110,7 +110,14 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
     if header.warning:
         body["warning"] = header.warning  # decoding's note on the track travels on to the stored row
     return Partial(
-        header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
+        header.ref,
+        header.index,
+        header.last,
+        header.sample_rate,
+        header.channels,
+        body,
+        seq=header.seq,
+        tags=header.tags,  # the file's tags (last chunk only) travel on to the stored row
     )
 
 

@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from audio.paths import stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
+from fpstream.names import display_name
 from fpstream.percentiles import percentile_ranks
 from fpstream.playlist import path_to, walk
 from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, nearest, robust_scale, weight_vector
@@ -46,6 +47,7 @@ from store.library import (
     iter_rows,
     load_features,
     not_current_version,
+    tags_by_path,
 )
 
 _DETAIL_COLUMNS = "path, size, duration_s, sample_rate, channels"
@@ -66,6 +68,17 @@ class Track:
     analyzed_at: str | None
     fingerprint_version: int | None
     warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
+    # The file's tags (audio/tags.py, docs/library.md); None when the file has none
+    title: str | None = None
+    artist: str | None = None
+    album_artist: str | None = None
+    album: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    date: str | None = None
+    genre: str | None = None
+    musicbrainz_recording_id: str | None = None
+    musicbrainz_release_id: str | None = None
     features: dict[str, float] | None = None
 
     @classmethod
@@ -82,19 +95,35 @@ class Track:
         """The file's format as its name says it (``FLAC``, ``OGG``, ``WAV``…; ``?`` without one)."""
         return Path(self.path).suffix.lstrip(".").upper() or "?"
 
+    @property
+    def display_name(self) -> str:
+        """``"Artist - Title"`` from the tags, else the file name without extension (M3U ``#EXTINF``)."""
+        return display_name(self)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+class Named:
+    """``display_name`` of a listed track from its ``artist``/``title`` fields (None: no tags)."""
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self)
+
+
 @dataclass(frozen=True)
-class Neighbour:
+class Neighbour(Named):
     rank: int
     distance: float
     path: str
+    artist: str | None = None  # tags (None when the file has none)
+    title: str | None = None
+    album: str | None = None
 
 
 @dataclass(frozen=True)
-class PlaylistEntry:
+class PlaylistEntry(Named):
     """One track of a playlist: ``step`` is the distance from the previous track (0 for the first)."""
 
     position: int
@@ -102,10 +131,13 @@ class PlaylistEntry:
     duration_s: float | None
     step: float
     to_target: float | None = None  # distance to B, for a playlist with a target
+    artist: str | None = None  # tags (None when the file has none)
+    title: str | None = None
+    album: str | None = None
 
 
 @dataclass(frozen=True)
-class DuplicateMember:
+class DuplicateMember(Named):
     path: str
     distance: float  # to the group's first member, its largest file
     format: str
@@ -113,6 +145,9 @@ class DuplicateMember:
     duration_s: float | None
     sample_rate: int | None
     channels: int | None
+    artist: str | None = None  # tags (None when the file has none)
+    title: str | None = None
+    album: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +223,15 @@ class Library:
             raise LibraryError(not_current_version(row["path"]))
         return self.features.index_of(row["path"])
 
+    def _tags(self) -> dict[str, dict[str, Any]]:
+        """``{path: {artist, title, album}}`` (artist: the album artist when there is no artist)."""
+        with closing(self._connect()) as conn:
+            rows = tags_by_path(conn)
+        return {
+            p: {"artist": t["artist"] or t["album_artist"], "title": t["title"], "album": t["album"]}
+            for p, t in rows.items()
+        }
+
     def _details(self) -> dict[str, tuple[Any, ...]]:
         with closing(self._connect()) as conn:
             cursor = conn.cursor()
@@ -200,8 +244,10 @@ class Library:
         """The ``k`` analysed tracks nearest to ``path``, nearest first, ``path`` itself excluded."""
         i = self._index(path)
         idx, dist = nearest(self.scaled, self.scaled[i], self._w, k, exclude=i)
+        tags = self._tags()
+        paths = self.features.paths
         return [
-            Neighbour(rank, float(d), self.features.paths[j])
+            Neighbour(rank, float(d), paths[j], **tags[paths[j]])
             for rank, (j, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1)
         ]
 
@@ -230,12 +276,13 @@ class Library:
             except ValueError as exc:
                 raise LibraryError(f"no playlist from {seed} to {to}: {exc}") from None
         details = self._details()
+        tags = self._tags()
         entries = []
         for pos, row in enumerate(rows, start=1):
             p = self.features.paths[row]
             step = 0.0 if pos == 1 else float(np.linalg.norm(emb[row] - emb[rows[pos - 2]]))
             to_target = None if target is None else float(np.linalg.norm(emb[row] - emb[target]))
-            entries.append(PlaylistEntry(pos, p, details[p][1], step, to_target))
+            entries.append(PlaylistEntry(pos, p, details[p][1], step, to_target, **tags[p]))
         return entries
 
     def duplicates(self, max_distance: float = DEFAULT_MAX_DISTANCE) -> list[DuplicateGroup]:
@@ -244,6 +291,7 @@ class Library:
             return []
         emb = self.embedded
         details = self._details()
+        tags = self._tags()
         groups = []
         with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
             found = duplicate_groups(emb, max_distance)
@@ -257,6 +305,6 @@ class Library:
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))
                 fmt = Path(p).suffix.lstrip(".").upper() or "?"
-                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels))
+                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels, **tags[p]))
             groups.append(DuplicateGroup(number, group.max_distance, members))
         return groups

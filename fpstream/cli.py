@@ -45,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_duplicates",
     "fpstream.master.command",
     "fpstream.prune",
+    "fpstream.cli_search",
 )
 
 #: The stored columns besides the 25 values, as listed in help texts.
@@ -191,19 +192,24 @@ def build_parser() -> argparse.ArgumentParser:
             "analysed tracks, its percentile within the library (p90: 90 % of the tracks have\n"
             "a lower value). A failed track shows its error instead.\n\n"
             "PATH is looked up as the stack stores it: made absolute (os.path.abspath) from\n"
-            "the current directory, symlinks not resolved.\n\n"
+            "the current directory, symlinks not resolved. Instead of a path, TRACK may be words\n"
+            "of the artist, album and title (docs/library.md): several matches are listed and\n"
+            "the exit status is 2.\n\n"
             "--format json|jsonl|csv: one record with every stored column and, when shown,\n"
             "NAME_percentile for each of the 25 values."
         ),
         epilog=(
             "examples:\n"
             "  fpstream show ~/Music/Artist/Album/01.flac\n"
+            "  fpstream show 'quiet ones harbour lights'     by its tags\n"
             "  fpstream show --db ~/music.db song.flac\n"
             "  fpstream show song.flac --format json | jq '.[0].lufs_percentile'\n\n"
             f"{env_help()}"
         ),
     )
-    p.add_argument("path", metavar="PATH", help="an audio file in the library")
+    p.add_argument(
+        "path", metavar="TRACK", help="a track of the library: its path, or words of its artist, album, title"
+    )
     format_option(p)
     db_option(p)
 
@@ -232,13 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  fpstream similar ~/Music/a.flac\n"
+            "  fpstream similar 'quiet ones harbour lights'     by its tags\n"
             "  fpstream similar ~/Music/a.flac -k 50 --weights tempo_bpm=0      ignore tempo\n"
             "  fpstream similar ~/Music/a.flac --weights equal,lufs=0,crest_db=0\n"
             "  fpstream similar ~/Music/a.flac --format jsonl | jq -r .path     for scripts\n\n"
             f"{env_help()}"
         ),
     )
-    p.add_argument("path", metavar="PATH", help="an analysed track of the library")
+    p.add_argument(
+        "path", metavar="TRACK", help="an analysed track: its path, or words of its artist, album, title"
+    )
     p.add_argument(
         "-k", type=positive_int, default=10, metavar="K", help="how many tracks to list (default 10)"
     )
@@ -297,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
         help="send paths from stdin into a running stack and wait until they are stored",
         description=(
-            "Read audio file paths from stdin (one per line, or NUL-separated with -0) and feed\n"
+            "Read audio file paths from stdin (one per line, or NUL-separated with -0), or take\n"
+            "the PATHs given (a folder is walked: every file below it, sorted), and feed\n"
             "them into the running stack, printing progress on stderr. Returns once every path\n"
             "has a committed row (done or failed). Files already done and unchanged (same path,\n"
             "size and mtime) are skipped unless --force; files that failed and are unchanged\n"
@@ -308,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "examples:\n"
+            "  fpstream feed ~/Music                       every file below ~/Music\n"
             "  find ~/Music -type f -name '*.flac' | fpstream feed\n"
             "  find ~/Music -type f -print0 | fpstream feed -0\n"
             "  echo ~/Music/remastered.flac | fpstream feed --force\n\n"
@@ -324,6 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
+    p.add_argument(
+        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="folders and files to feed instead of stdin; a folder is walked (docs/library.md)",
+    )
 
     # Subcommands in modules of their own (see fpstream.cli_args): one line each.
     for name in COMMAND_MODULES:
@@ -385,13 +405,13 @@ def _note_other_versions(conn: sqlite3.Connection) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from audio.paths import stored_path
     from base.fields import FINGERPRINT_VERSION
+    from fpstream.names import resolve_in
     from fpstream.show import render
     from store.library import connect, get_row, load_features
 
     with closing(connect(_db(args))) as conn:
-        row = get_row(conn, stored_path(args.path))
+        row = get_row(conn, resolve_in(conn, args.path))
         # Percentiles only for a current fingerprint: `render` does not use the library otherwise.
         current = row["status"] == "done" and row["fingerprint_version"] == FINGERPRINT_VERSION
         library = load_features(conn).matrix if current else None
@@ -407,13 +427,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from audio.paths import stored_path
     from base.fields import FINGERPRINT_VERSION
+    from fpstream.names import resolve_in
     from fpstream.similarity import nearest, robust_scale, weight_vector
-    from store.library import LibraryError, connect, get_row, load_features, not_current_version
+    from store.library import LibraryError, connect, get_row, load_features, not_current_version, tags_by_path
 
     with closing(connect(_db(args))) as conn:
-        row = get_row(conn, stored_path(args.path))
+        row = get_row(conn, resolve_in(conn, args.path))
         if row["status"] != "done":
             raise UserError(
                 f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint to compare"
@@ -421,6 +441,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         if row["fingerprint_version"] != FINGERPRINT_VERSION:  # before loading the whole library
             raise LibraryError(not_current_version(row["path"]))
         features = load_features(conn)
+        tags = tags_by_path(conn)
     query = features.index_of(row["path"])
     if features.stale:
         print(
@@ -432,19 +453,30 @@ def cmd_similar(args: argparse.Namespace) -> int:
     idx, dist = nearest(scaled, scaled[query], weight_vector(args.weights), args.k, exclude=query)
     if idx.size == 0:
         print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
+    from fpstream.names import display_name
     from fpstream.output import write_records
 
-    records = [
-        {"rank": rank, "distance": d, "path": features.paths[i]}
-        for rank, (i, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1)
-    ]
+    records = []
+    for rank, (i, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1):
+        t = tags.get(features.paths[i], {})
+        record = {"rank": rank, "distance": d, "artist": t.get("artist"), "title": t.get("title")}
+        records.append({**record, "album": t.get("album"), "path": features.paths[i]})
     width = len(str(idx.size))
+    names = {r["path"]: display_name(r) if r["title"] else "" for r in records}
+    name_width = max((len(n) for n in names.values()), default=0)
 
-    def table(listed: list[dict]) -> str:  # the layout `similar` always had: rank, distance, path
-        return "".join(f"{r['rank']:>{width}}  {r['distance']:8.4f}  {r['path']}\n" for r in listed)
+    def table(listed: list[dict]) -> str:
+        # rank, distance, path, as `similar` always printed; "Artist - Title" before the path when tagged
+        return "".join(
+            f"{r['rank']:>{width}}  {r['distance']:8.4f}  "
+            + (f"{names[r['path']]:<{name_width}}  " if name_width else "")
+            + f"{r['path']}\n"
+            for r in listed
+        )
 
     fmt = "jsonl" if args.json else args.format
-    write_records(records, ("rank", "distance", "path"), fmt, sys.stdout, table=table)
+    columns = ("rank", "distance", "artist", "title", "album", "path")
+    write_records(records, columns, fmt, sys.stdout, table=table)
     return 0
 
 
@@ -494,6 +526,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
     argv += ["--retry-failed"] if args.retry_failed else []
     if args.input:
         argv += ["--input", args.input]
+    argv += ["--list-ignored"] if args.list_ignored else []
+    argv += ["--", *args.paths]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "ingest", *argv])
@@ -520,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except (UserError, LibraryError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_status", 1)  # 2: a text naming several tracks (fpstream.names)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -36,13 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  fpstream playlist ~/Music/a.flac -n 30\n"
+            "  fpstream playlist 'quiet ones harbour' -n 30 --m3u evening.m3u    SEED by its tags\n"
             "  fpstream playlist ~/Music/calm.flac --to ~/Music/loud.flac -n 12 --m3u warmup.m3u\n"
             "  fpstream playlist ~/Music/a.flac --format m3u > a.m3u\n"
             "  fpstream playlist ~/Music/a.flac --format jsonl | jq -r .path\n\n"
             "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
-    p.add_argument("seed", metavar="SEED", help="the first track (an analysed track of the library)")
+    p.add_argument(
+        "seed", metavar="SEED", help="the first track: its path, or words of its artist, album and title"
+    )
     p.add_argument("-n", type=positive_int, default=20, metavar="N", help="tracks to list (default 20)")
     p.add_argument("--to", metavar="TRACK", help="end at TRACK, getting closer to it at every step")
     p.add_argument("--m3u", metavar="FILE", type=Path, help="also write the playlist to FILE as extended M3U")
@@ -55,19 +58,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def write_m3u(entries: list, out: TextIO) -> None:
-    """Extended M3U: ``#EXTM3U``, then ``#EXTINF:<seconds>,<title>`` and the path per track."""
+    """Extended M3U: ``#EXTM3U``, then ``#EXTINF:<seconds>,<Artist> - <Title>`` (the file name
+    when the track has no tags) and the path per track."""
     out.write("#EXTM3U\n")
     for e in entries:
         seconds = -1 if e.duration_s is None else round(e.duration_s)
-        title = Path(e.path).stem.replace("\n", " ")
+        title = e.display_name.replace("\n", " ")
         out.write(f"#EXTINF:{seconds},{title}\n{e.path}\n")
 
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
+    from fpstream.names import resolve_track
     from fpstream.output import write_records
 
-    entries = Library(database(args), weights=args.weights).playlist(args.seed, n=args.n, to=args.to)
+    library = Library(database(args), weights=args.weights)
+    seed = resolve_track(library, args.seed)
+    to = None if args.to is None else resolve_track(library, args.to)
+    entries = library.playlist(seed, n=args.n, to=to)
     if args.m3u is not None:
         tmp = args.m3u.with_name(f".{args.m3u.name}.{os.getpid()}.tmp")
         try:
@@ -82,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         write_m3u(entries, sys.stdout)
         return 0
     columns = COLUMNS if args.to else tuple(c for c in COLUMNS if c != "to_target")
+    if args.format != "table" or any(e.title for e in entries):  # tags beside the path
+        columns = (*columns[:-1], "artist", "title", "album", columns[-1])
     write_records([asdict(e) for e in entries], columns, args.format, sys.stdout)
     if len(entries) < args.n and args.to is None:
         print(f"fpstream playlist: the library had only {len(entries)} distinct tracks", file=sys.stderr)

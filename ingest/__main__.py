@@ -43,14 +43,16 @@ import numpy as np
 import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.not_audio import not_audio_kind
 from audio.paths import row_path
+from audio.tags import read_tags
 from base import logs, protocol
 from base.config import database_path, env_float, env_int
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.paths import PathReader, SeenPaths
 from ingest.progress import Progress, format_duration
-from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
+from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
 
@@ -72,6 +74,8 @@ def env_flag(name: str) -> bool:
 class Settings:
     source: str | None  # a file or fifo of paths; None = stdin
     nul: bool
+    arguments: list[str]  # paths given as arguments (read instead of stdin), folders walked
+    list_ignored: bool  # name the files that are not audio in the summary
     force: bool
     retry_failed: bool
     chunk_s: float
@@ -90,6 +94,8 @@ class Settings:
         settings = cls(
             source=args.input or os.environ.get("FPSTREAM_INPUT") or None,
             nul=args.null or env_flag("FPSTREAM_NUL"),
+            arguments=list(args.paths),
+            list_ignored=args.list_ignored or env_flag("FPSTREAM_LIST_IGNORED"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
             retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
             chunk_s=chunk_seconds(),
@@ -142,6 +148,7 @@ class Ingest:
         self.previous = previous
         self.seen = SeenPaths()
         self.waiting: deque[str] = deque()  # read, not yet looked at
+        self.reported_skips = 0  # folders the walk left out, reported so far
         self.admitted: deque[Track] = deque()  # to analyse, found while waiting for the stack (in flight)
         self.tracker = Tracker(
             settings.ack_timeout_s,
@@ -238,6 +245,9 @@ class Ingest:
             if self.seen.add(path):
                 self.waiting.append(path)
                 self.progress.total += 1
+        while self.reported_skips < len(self.reader.skipped):
+            log.warning("%s", self.reader.skipped[self.reported_skips])
+            self.reported_skips += 1
 
     def check_stack(self, now: float, started: float) -> None:
         """Wait for a complete stack at start (abort after stack_wait_s); report one that breaks later."""
@@ -348,8 +358,17 @@ class Ingest:
                 return None
             return self.tracker.new(path, stored, -1, -1, error=str(exc))
         decision = self.decide(stored, size, mtime_ns)
+        if decision == TAGS_ONLY:
+            track = self.tracker.new(path, stored, size, mtime_ns)
+            track.tags_only = True
+            return track
         if decision != ANALYSE:
             self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
+            return None
+        kind = not_audio_kind(path)  # only for files to analyse: a re-run does not open skipped ones
+        if kind is not None:
+            self.progress.ignore(stored, kind, keep_path=self.settings.list_ignored)
+            log.debug("%s: not audio (%s): ignored", stored, kind)
             return None
         return self.tracker.new(path, stored, size, mtime_ns)
 
@@ -374,6 +393,13 @@ class Ingest:
                     self.tracker.renumber(track, *identity)
         if track.error is not None:
             self.send_failed(track)
+            return
+        if track.tags is None:
+            track.tags = read_tags(track.path)  # once per file: a re-send carries the same tags
+        if track.tags_only:
+            update = protocol.TagsUpdate(ref=track.ref(self.id), tags=track.tags)
+            self.outbox.append(protocol.encode_tags(update))
+            self.tracker.sent(track, time.monotonic())
             return
         self.tracker.restart(track)
         chunks = iter_chunks(track.path, track.ref(self.id), self.settings.chunk_s)
@@ -430,6 +456,8 @@ class Ingest:
 
     def numbered(self, track: Track, header: ChunkHeader, pcm: np.ndarray) -> Outgoing:
         header = replace(header, seq=self.tracker.chunk_seq())
+        if header.last and track.tags:
+            header = replace(header, tags=track.tags)  # the last chunk carries the file's tags
         return Outgoing(track, header, protocol.encode_chunk(header, pcm))
 
     def resend_chunk(self) -> Outgoing | None:
@@ -493,6 +521,10 @@ class Ingest:
             track = self.tracker.acked(ack.track)
             if track is None:
                 continue  # a duplicate ack (the track was re-sent and acknowledged twice)
+            if track.tags_only:
+                self.progress.skip(failed_before=False, path=track.row_path)
+                self.progress.tags_added += 1
+                continue
             if self.sending is not None and self.sending.track is track:
                 # acknowledged while a re-send is still going out: stop sending it
                 self.sending.chunks.close()
@@ -531,6 +563,15 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
+    parser.add_argument(
+        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files and folders to feed instead of stdin (a folder is walked, sorted, links followed)",
+    )
     return parser
 
 
@@ -552,9 +593,9 @@ def main(
     if announce:
         print(f"library: {db}", file=sys.stderr, flush=True)
     previous = PreviousRun(db, force=settings.force, retry_failed=settings.retry_failed)
-    if settings.source is None and sys.stdin.isatty():
+    if settings.source is None and not settings.arguments and sys.stdin.isatty():
         print("reading paths from the terminal, one per line; end with Ctrl-D", file=sys.stderr, flush=True)
-    reader = PathReader(settings.source, settings.nul).start()
+    reader = PathReader(settings.source, settings.nul, settings.arguments).start()
     ctx = zmq.Context()
     sockets = Sockets.from_env(ctx)
     ingest = Ingest(sockets, settings, reader, previous)

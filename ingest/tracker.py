@@ -57,6 +57,8 @@ class Track:
     error: str | None = None  # set: the track is sent as a Failed with this error, not as audio
     duration_s: float = 0.0  # known once every chunk was sent
     warning: str = ""  # decoding's note on the track (its last chunk carried it), "" if none
+    tags: dict[str, str | int] | None = None  # the file's tags, read once when it is first sent
+    tags_only: bool = False  # done before and unchanged: only its tags are sent (protocol.TagsUpdate)
     deadline: float | None = None  # None while the track is being sent (or waits to be)
     audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, INTEGER_TAGS, TAG_COLUMNS, TRACK_COLUMNS
 from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
@@ -36,10 +36,34 @@ _TRACKS_V1 = (
     "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
 )
 
+# The names that claim audio when v3 was written (audio/sniff.py AUDIO_SUFFIXES is the live rule):
+# a failed row of a file not named so was a cover, a cue sheet, a text..., which v3 no longer stores.
+_V3_AUDIO_SUFFIXES = (
+    "mp3 mp2 mp1 mpga flac fla ogg oga ogx opus spx wav wave bwf rf64 w64 aif aiff aifc m4a m4b m4p "
+    "mp4 aac adts alac wma asf wv ape mpc mp+ tak ofr ofs tta shn dsf dff caf au snd amr ac3 eac3 dts "
+    "voc mka webm weba mkv"
+).split()
+_V3_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V3_AUDIO_SUFFIXES)
+_V3_DROP_NOT_AUDIO = (
+    "DELETE FROM tracks WHERE status = 'failed' AND (error LIKE 'is a directory%' OR "
+    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V3_CLAIMS_AUDIO})))"
+)
+
 MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v3: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
+    # have tags_read 0 and get their tags from the next run without analysis (a ``tags`` message).
+    # Directories and files that are not audio and not named as audio are no longer rows at all.
+    3: (
+        *(
+            f"ALTER TABLE tracks ADD COLUMN {c} {'INTEGER' if c in INTEGER_TAGS else 'TEXT'}"
+            for c in TAG_COLUMNS
+        ),
+        "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
+        _V3_DROP_NOT_AUDIO,
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -113,9 +137,32 @@ def create_schema(conn: sqlite3.Connection) -> None:
             raise
 
 
-async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write rows (as made by done_row/failed_row) in one transaction."""
+TAGS_UPDATE = (
+    "UPDATE tracks SET " + ", ".join(f"{c} = ?" for c in TAG_COLUMNS) + ", tags_read = 1 WHERE path = ?"
+)
+
+
+def tags_values(tags: dict[str, str | int] | None) -> tuple[Any, ...]:
+    """The tag columns of a row, in TAG_COLUMNS order (None where the file has no such tag)."""
+    tags = tags or {}
+    return tuple(tags.get(c) for c in TAG_COLUMNS)
+
+
+def tags_update(path: str, tags: dict[str, str | int]) -> tuple[Any, ...]:
+    """Parameters of TAGS_UPDATE: a row already analysed gets its tags, and nothing else changes."""
+    return (*tags_values(tags), path)
+
+
+async def upsert(
+    db: aiosqlite.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    tag_updates: Sequence[tuple[Any, ...]] = (),
+) -> None:
+    """Write rows (as made by done_row/failed_row) and tags-only updates (:func:`tags_update`)
+    in one transaction."""
     await db.executemany(UPSERT, rows)
+    if tag_updates:
+        await db.executemany(TAGS_UPDATE, tag_updates)
     await db.commit()
 
 
@@ -134,11 +181,13 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    tags: dict[str, str | int] | None = None,
 ) -> tuple[Any, ...]:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
-    still done, its values describe the audio that decoded."""
+    still done, its values describe the audio that decoded. ``tags``: the file's
+    tags (``audio.tags.read_tags``), stored beside the values, never part of them."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
@@ -158,7 +207,7 @@ def done_row(
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + tuple(floats) + (warning or None,)
+    return head + tuple(floats) + (warning or None, *tags_values(tags), 1)
 
 
 def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
@@ -174,7 +223,7 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None,)
+    return head + (None,) * len(FEATURES) + (None, *tags_values(None), 1)
 
 
 class Fingerprinted(Protocol):
@@ -185,14 +234,20 @@ class Fingerprinted(Protocol):
     warning: str | None
 
 
-def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
+def track_row(
+    ref: TrackRef,
+    sample_rate: int,
+    channels: int,
+    result: Fingerprinted | str,
+    tags: dict[str, str | int] | None = None,
+) -> tuple[Any, ...]:
     """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
     ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
     was missing or not finite. Never raises."""
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning, tags)
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 

@@ -185,3 +185,42 @@ def load_features(
         (FINGERPRINT_VERSION,),
     ).fetchone()
     return Features(paths=paths, matrix=matrix, stale=int(stale))
+
+
+#: What names a track for people (fpstream.names): its tags, and the row's state.
+NAME_COLUMNS: tuple[str, ...] = (
+    "path",
+    "status",
+    "title",
+    "artist",
+    "album_artist",
+    "album",
+    "track_number",
+    "disc_number",
+    "date",
+    "duration_s",
+)
+
+
+def name_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every row's :data:`NAME_COLUMNS`, ordered by path, streamed (the matching is done in
+    Python: accent-insensitive comparison needs Unicode decomposition, which SQLite lacks).
+
+    A database from before the tag columns (schema v3) gives None for every tag."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    cols = ", ".join(c if c in have else f"NULL AS {c}" for c in NAME_COLUMNS)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for row in cursor.execute(f"SELECT {cols} FROM {TABLE} ORDER BY path"):
+        yield dict(zip(NAME_COLUMNS, row, strict=True))
+
+
+def row_exists(conn: sqlite3.Connection, key: str) -> bool:
+    """Whether a row is stored under the path ``key``."""
+    return conn.execute(f"SELECT 1 FROM {TABLE} WHERE path = ?", (key,)).fetchone() is not None
+
+
+def tags_by_path(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """``{path: {title, artist, album_artist, album, track_number}}`` of every row (the tags the
+    query commands show beside a path)."""
+    return {r["path"]: {k: r[k] for k in NAME_COLUMNS[2:7]} for r in name_rows(conn)}
