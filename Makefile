@@ -1,6 +1,6 @@
 # fpstream: `make run` (a folder, or paths on stdin) and `make test`. Both set up .venv first.
 #
-#   make run MUSIC=~/Music                   walk a folder (or several: MUSIC="~/Music /mnt/more")
+#   make run MUSIC=~/Music                   walk a folder (spaces in its name are fine)
 #   find ~/Music -type f -name '*.flac' | make run ANALYZERS=4
 #   make test
 #
@@ -40,7 +40,7 @@ $(WARM): $(STAMP) $(wildcard dsp/*.py)
 	@touch $@
 
 run: $(WARM)
-	@$(PYTHON) -m ingest.run --analyzers $(ANALYZERS) $(if $(LIST_IGNORED),--list-ignored) -- $(MUSIC)
+	@$(PYTHON) -m ingest.run --analyzers $(ANALYZERS) $(if $(LIST_IGNORED),--list-ignored) -- $(if $(MUSIC),"$(MUSIC)")
 
 test: $(WARM) $(TEST_STAMP)
 	$(PYTHON) -m pytest -q

@@ -376,7 +376,7 @@ class Ingest:
         if self.settings.force:
             return ANALYSE
         decision = self.previous.decide(stored, size, mtime_ns, error)
-        assert decision in (ANALYSE, SKIP_DONE, SKIP_FAILED)
+        assert decision in (ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY)
         return decision
 
     def begin(self, track: Track, resend: bool) -> None:

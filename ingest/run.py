@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             if interrupted.is_set():
                 ingest.stopping = signal.SIGINT
 
-        ingest_argv = [*(["--list-ignored"] if args.list_ignored else []), "--", *args.paths]
+        paths = [os.path.expanduser(p) for p in args.paths]  # make run MUSIC=~/Music: make does not expand ~
+        ingest_argv = [*(["--list-ignored"] if args.list_ignored else []), "--", *paths]
         return ingest_main(ingest_argv, announce=False, started=started)
     finally:
         stack.stop()
