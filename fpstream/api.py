@@ -145,10 +145,14 @@ class Library:
         with closing(self._connect()) as conn:
             return [Track.from_row(row) for row in iter_rows(conn)]
 
+    def row(self, path: str) -> dict[str, Any]:
+        """Every stored column of ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
+        with closing(self._connect()) as conn:
+            return get_row(conn, stored_path(os.path.expanduser(path)))
+
     def get(self, path: str) -> Track:
         """The track stored for ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
-        with closing(self._connect()) as conn:
-            return Track.from_row(get_row(conn, stored_path(os.path.expanduser(path))))
+        return Track.from_row(self.row(path))
 
     def percentiles(self, path: str) -> dict[str, float]:
         """``path``'s 25 values as percentiles (0–100) within the library's analysed tracks."""
@@ -180,8 +184,7 @@ class Library:
         return self.scaled * np.sqrt(self._w)
 
     def _index(self, path: str) -> int:
-        with closing(self._connect()) as conn:
-            row = get_row(conn, stored_path(os.path.expanduser(path)))
+        row = self.row(path)
         if row["status"] != "done":
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:

@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from base.config import database_path
+from base.fields import TRACK_COLUMNS
+
+PROG = "fpstream"
+
+#: The stored columns besides the 25 values, as listed in help texts.
+COLUMN_LIST = ", ".join(TRACK_COLUMNS)
 
 
 class UserError(Exception):
@@ -98,3 +104,15 @@ def atomic_output(target: Path) -> Iterator[TextIO]:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def env_help() -> str:
+    """The environment section of the help texts, with the library's path as resolved now."""
+    text = f"""\
+environment:
+  FPSTREAM_DB      the library (default: $XDG_DATA_HOME/fpstream/fingerprints.db, one per user,
+                   whatever the current directory); here: {database_path()}
+  FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)
+
+The 25 numbers are defined in docs/fingerprint.md; settings: README.md, section Settings."""
+    return text.replace("%", "%%")

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from fpstream.cli_args import database, db_option, format_option, formatter, weights
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE
 
 COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels", "path")
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default ``--max-distance``; how it was chosen: module docstring and README.
-DEFAULT_MAX_DISTANCE = 0.12
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE  # noqa: F401  (chosen as the docstring says)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,13 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from store.readonly import TABLE, has_tracks, open_readonly
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LibraryError(Exception):
@@ -103,6 +104,19 @@ def row_tuples(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor.execute(_ALL_ROWS)
 
 
+def stored_paths(conn: sqlite3.Connection, under: str | None = None) -> Iterator[str]:
+    """Every stored path, sorted; only those below the folder ``under`` (a stored path) if given."""
+    if under is None:
+        rows = conn.execute(f"SELECT path FROM {TABLE} ORDER BY path")
+    else:
+        prefix = under.rstrip("/") + "/"
+        rows = conn.execute(
+            f"SELECT path FROM {TABLE} WHERE substr(path, 1, ?) = ? ORDER BY path", (len(prefix), prefix)
+        )
+    for (path,) in rows:
+        yield path
+
+
 def not_current_version(path: str) -> str:
     """The message for a track whose stored fingerprint is not of this program's version."""
     return (
@@ -156,6 +170,8 @@ def load_features(
     A ``done`` row with an empty (NULL) value cannot be compared and raises
     :class:`LibraryError` (the sink never writes one).
     """
+    import numpy as np  # here, not at the top: the command line imports this module to parse
+
     if not isinstance(conn, sqlite3.Connection):
         if not isinstance(conn, str | os.PathLike):
             raise TypeError(f"load_features needs a database path or connection, not {type(conn).__name__}")
