@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 
+from base.config import ConfigError
 from fpstream import __version__
 from fpstream.cli_args import PROG, UserError, env_help, formatter
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (UserError, LibraryError) as exc:
+    except (UserError, LibraryError, ConfigError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -114,5 +114,5 @@ environment:
                    whatever the current directory); here: {database_path()}
   FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)
 
-The 25 numbers are defined in docs/fingerprint.md; settings: README.md, section Settings."""
+The 25 numbers are defined in docs/fingerprint.md; settings: docs/settings.md."""
     return text.replace("%", "%%")

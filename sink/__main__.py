@@ -32,7 +32,7 @@ import zmq
 import zmq.asyncio
 
 from base import logs, protocol
-from base.config import database_path, env_float, env_int
+from base.config import database_path, env_float, env_int, settings_epilog
 from base.sockets import RESULT_HWM, Sockets
 from dsp.fingerprint import fingerprint_or_error
 from sink.assembler import Assembler, Complete, Decision, Reack
@@ -224,15 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m sink",
         description="The fpstream sink: merges partial fingerprints per track, writes one row per path "
         "into SQLite in batches, and acknowledges committed tracks to ingest.",
-        epilog="Settings (environment): FPSTREAM_DB ($XDG_DATA_HOME/fpstream/fingerprints.db), "
-        "FPSTREAM_BROKER, "
-        "FPSTREAM_BATCH_ROWS (200), FPSTREAM_BATCH_MS (250), FPSTREAM_STALE_S (900: drop a half-assembled "
-        "track after this long without news), FPSTREAM_SINK_THREADS (2), FPSTREAM_CURVE_DIR, "
-        "FPSTREAM_CURVE_CLIENT, FPSTREAM_LOG_LEVEL (INFO). See README.md.",
+        epilog=settings_epilog("sink"),
     ).parse_args(argv)
     logs.setup("sink")
     return asyncio.run(serve())
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m sink")
