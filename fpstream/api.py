@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audio.paths import stored_path
+from audio.paths import format_of, stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
 from fpstream.percentiles import percentile_ranks
@@ -80,7 +80,7 @@ class Track:
     @property
     def format(self) -> str:
         """The file's format as its name says it (``FLAC``, ``OGG``, ``WAV``…; ``?`` without one)."""
-        return Path(self.path).suffix.lstrip(".").upper() or "?"
+        return format_of(self.path)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -259,7 +259,6 @@ class Library:
                 p = self.features.paths[row]
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))
-                fmt = Path(p).suffix.lstrip(".").upper() or "?"
-                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels))
+                members.append(DuplicateMember(p, distance, format_of(p), size, duration, rate, channels))
             groups.append(DuplicateGroup(number, group.max_distance, members))
         return groups

@@ -116,3 +116,29 @@ environment:
 
 The 25 numbers are defined in docs/fingerprint.md; settings: docs/settings.md."""
     return text.replace("%", "%%")
+
+
+def weights_help() -> str:
+    """The ``--weights`` paragraph of a help text, made from the feature table (``base.fields``)."""
+    import textwrap
+
+    from base.fields import BANDS, FIELDS
+
+    by_weight: dict[float, list[str]] = {}
+    for f in FIELDS:
+        if f.name not in BANDS and f.weight != 1.0:
+            by_weight.setdefault(f.weight, []).append(f.name)
+    band = FIELDS[0].weight
+    parts = [f"the 7 band shares {band:g} each"]
+    parts += [f"{', '.join(names)} {w:g}" for w, names in sorted(by_weight.items(), reverse=True)]
+    default = textwrap.fill(
+        "one unit per independent aspect of the sound: " + "; ".join(parts) + "; the rest 1 "
+        "(why each: docs/cli.md, 'Default weights, and why')",
+        width=84,
+        initial_indent="  default  ",
+        subsequent_indent="           ",
+    )
+    return (
+        "Weights (--weights):\n" + default + "\n  equal    every dimension 1\n"
+        "  NAME=W,...  change single weights, on top of default or of a preset given first"
+    )

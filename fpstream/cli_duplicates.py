@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from base.durations import clock
 from fpstream.cli_args import database, db_option, format_option, formatter, weights
 from fpstream.thresholds import DEFAULT_MAX_DISTANCE
 
@@ -65,13 +66,6 @@ def _size(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    minutes, sec = divmod(seconds, 60.0)
-    return f"{int(minutes)}:{sec:04.1f}"
-
-
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.output import write_records
@@ -90,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             for m in g.members:
                 rate = "?" if m.sample_rate is None else f"{m.sample_rate} Hz"
                 lines.append(
-                    f"  {m.distance:.4f}  {m.format:<5} {_size(m.size):>9}  {_clock(m.duration_s):>8}  "
+                    f"  {m.distance:.4f}  {m.format:<5} {_size(m.size):>9}  {clock(m.duration_s):>8}  "
                     f"{rate:>8} {m.channels or '?'} ch  {m.path}"
                 )
         return "\n".join(lines) + "\n" if lines else ""

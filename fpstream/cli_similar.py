@@ -14,6 +14,7 @@ from fpstream.cli_args import (
     formatter,
     positive_int,
     weights,
+    weights_help,
 )
 
 
@@ -29,15 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "then the distance is a weighted Euclidean over the 25, normalised so that 1.0 means\n"
             "'one 5-95 range apart per dimension on average'. An identical copy of a track is\n"
             "at distance 0. The search is exact over every analysed track.\n\n"
-            "Weights (--weights):\n"
-            "  default  one unit per independent aspect of the sound: the 7 band shares 0.25\n"
-            "           each; lufs, bass_mid_ratio, tempo_bpm, spectral_centroid,\n"
-            "           spectral_rolloff, pitch_stability, dynamic_range_variation,\n"
-            "           peak_consistency, stereo_width, phase_correlation 0.5; silence_ratio\n"
-            "           0.25; the rest 1.0 (why: README.md, section 'Default weights,\n"
-            "           and why', or the docstring of fpstream/similarity.py)\n"
-            "  equal    every dimension 1.0\n"
-            "  NAME=W,...  change single weights, on top of default or of a preset given first"
+            + weights_help()
         ),
         epilog=(
             "examples:\n"

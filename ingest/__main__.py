@@ -46,10 +46,11 @@ from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.paths import row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int, settings_epilog
+from base.durations import span
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.paths import PathReader, SeenPaths
-from ingest.progress import Progress, format_duration
+from ingest.progress import Progress
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
@@ -246,7 +247,7 @@ class Ingest:
             if state is not None and state.ready:
                 self.stack_ready = True
             elif state is not None and now - started > self.settings.stack_wait_s:
-                self.abort(f"{state.describe(self.address)} (waited {format_duration(now - started)})")
+                self.abort(f"{state.describe(self.address)} (waited {span(now - started)})")
             return
         if state is None:
             return
