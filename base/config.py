@@ -7,7 +7,7 @@ rendezvous): the broker binds them, everyone else connects.
   ``ipc:///tmp/fpstream-$UID``): one socket file per channel inside ``DIR``,
   which is created with mode 0700 so only this user can connect.
 - ``tcp://HOST:PORT``: seven consecutive ports starting at ``PORT``. Binding a
-  non-loopback host requires CurveZMQ keys (see README, "Multiple machines").
+  non-loopback host requires CurveZMQ keys (see docs/machines.md).
 """
 
 from __future__ import annotations

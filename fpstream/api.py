@@ -65,7 +65,7 @@ class Track:
     channels: int | None
     analyzed_at: str | None
     fingerprint_version: int | None
-    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
+    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (docs/formats.md)
     features: dict[str, float] | None = None
 
     @classmethod

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  find ~/Music -name '*.flac' | fpstream feed   add files to a running stack\n"
             "  fpstream status                            is a stack running, and how fast\n\n"
             f"{env_help()}\n"
-            "The README has the schema and SQL examples."
+            "The schema and SQL examples: docs/database.md."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"D (--max-distance, default {DEFAULT_MAX_DISTANCE:g}) was chosen from measured distances:\n"
             "on real music, lossless copies were 0.000-0.001 apart, MP3 copies 0.009-0.013,\n"
             "low-bitrate Vorbis re-encodes up to 0.095; different recordings 0.15 and more\n"
-            "(README, 'duplicates'). Use a smaller D (e.g. 0.02) for lossless copies only."
+            "(docs/cli.md, 'duplicates'). Use a smaller D (e.g. 0.02) for lossless copies only."
         ),
         epilog=(
             "examples:\n"

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "are skipped unless --retry-failed. It first checks that the broker, an analyzer\n"
             "and the sink are there (exit 1 within seconds, naming what is missing). This is\n"
             "what `make run` does after starting the stack; use it when you keep a stack up\n"
-            "(README.md, section 'Keep a stack up')."
+            "(docs/running.md, 'Keep a stack up')."
         ),
         epilog=(
             "examples:\n"

@@ -57,7 +57,7 @@ class Request:
 
 @dataclass
 class Outcome:
-    """One file's line of ``--json`` (see the README's mastering section)."""
+    """One file's line of ``--json`` (see docs/mastering.md)."""
 
     input: str
     output: str | None = None
