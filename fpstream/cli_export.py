@@ -77,11 +77,9 @@ def _note_other_versions(conn: sqlite3.Connection) -> None:
     """Say on stderr how many analysed rows carry another fingerprint version: the export keeps
     every row as stored, but their values are not comparable with the current ones."""
     from base.fields import FINGERPRINT_VERSION
+    from store.library import other_versions
 
-    (n,) = conn.execute(
-        "SELECT COUNT(*) FROM tracks WHERE status = 'done' AND fingerprint_version IS NOT ?",
-        (FINGERPRINT_VERSION,),
-    ).fetchone()
+    n = other_versions(conn)
     if n:
         print(
             f"{PROG} export: note: {n:,} rows have another fingerprint version than this program's "

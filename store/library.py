@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from store.readonly import TABLE, has_tracks, open_readonly
+from store.readonly import TABLE, has_tracks, is_current, open_readonly
 
 if TYPE_CHECKING:
     import numpy as np
@@ -115,6 +115,28 @@ def stored_paths(conn: sqlite3.Connection, under: str | None = None) -> Iterator
         )
     for (path,) in rows:
         yield path
+
+
+def other_versions(conn: sqlite3.Connection) -> int:
+    """How many ``done`` rows carry another fingerprint version than this program's."""
+    (n,) = conn.execute(
+        f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done' AND fingerprint_version IS NOT ?",
+        (FINGERPRINT_VERSION,),
+    ).fetchone()
+    return int(n)
+
+
+def current_values(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int) -> dict[str, float] | None:
+    """The 25 stored values of ``key`` if its row is ``done`` and still describes the file (same
+    size and mtime, this fingerprint version: :func:`store.readonly.is_current`), else None."""
+    row = conn.execute(
+        f"SELECT size, mtime_ns, fingerprint_version, {', '.join(FEATURES)} FROM {TABLE} "
+        "WHERE path = ? AND status = 'done'",
+        (key,),
+    ).fetchone()
+    if row is None or not is_current(*row[:3], size, mtime_ns) or None in row[3:]:
+        return None
+    return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
 
 
 def not_current_version(path: str) -> str:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from audio.decode import DecodeError, file_identity
 from audio.paths import stored_path
-from base.fields import FEATURES
 from fpstream.analyze_file import analyze_row
 from store.db import Row, store_row
-from store.readonly import has_tracks, is_current, open_readonly
+from store.library import current_values
+from store.readonly import has_tracks, open_readonly
 
 
 class FingerprintError(Exception):
@@ -40,18 +40,11 @@ def _from_library(db_path: Path, key: str, size: int, mtime_ns: int) -> dict[str
         try:
             if not has_tracks(conn):
                 return None
-            row = conn.execute(
-                f"SELECT size, mtime_ns, fingerprint_version, {', '.join(FEATURES)} FROM tracks "
-                "WHERE path = ? AND status = 'done'",
-                (key,),
-            ).fetchone()
+            return current_values(conn, key, size, mtime_ns)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise FingerprintError(f"cannot read the library {db_path}: {exc}") from None
-    if row is None or not is_current(*row[:3], size, mtime_ns) or None in row[3:]:
-        return None
-    return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
 
 
 def _store(db_path: Path, row: Row) -> str | None:
