@@ -281,6 +281,13 @@ SETTINGS: tuple[Setting, ...] = (
         "the Python that runs each process under honcho",
     ),
     Setting(
+        "XDG_CACHE_HOME",
+        "`~/.cache`",
+        "query commands",
+        "the library's vectors are cached in `fpstream/` in there until the library changes, so "
+        "`show` and `similar` need not read every row",
+    ),
+    Setting(
         "XDG_STATE_HOME",
         "`~/.local/state`",
         "make run",

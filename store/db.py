@@ -41,6 +41,17 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v3: a counter every change of ``tracks`` increases (triggers), so a reader can tell in one
+    # query whether what it cached of the library (store.cache) is still the library
+    3: (
+        "CREATE TABLE library_state (generation INTEGER NOT NULL)",
+        "INSERT INTO library_state (generation) VALUES (0)",
+        *(
+            f"CREATE TRIGGER tracks_{event.lower()} AFTER {event} ON tracks "
+            "BEGIN UPDATE library_state SET generation = generation + 1; END"
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

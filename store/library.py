@@ -190,15 +190,22 @@ def load_features(
     8 bytes x 25 per track) and sorts by path in Python, which is faster than
     ``ORDER BY`` over the primary-key index: about 0.4 s per 100 000 rows.
     A ``done`` row with an empty (NULL) value cannot be compared and raises
-    :class:`LibraryError` (the sink never writes one).
+    :class:`LibraryError` (the sink never writes one). What was read is cached beside the
+    library (:mod:`store.cache`) until the library changes.
     """
-    import numpy as np  # here, not at the top: the command line imports this module to parse
-
     if not isinstance(conn, sqlite3.Connection):
         if not isinstance(conn, str | os.PathLike):
             raise TypeError(f"load_features needs a database path or connection, not {type(conn).__name__}")
         with closing(connect(conn)) as opened:
             return load_features(opened, batch)
+    from store.cache import cached_features
+
+    return cached_features(conn, lambda c: _read_features(c, batch))
+
+
+def _read_features(conn: sqlite3.Connection, batch: int) -> Features:
+    import numpy as np  # here, not at the top: the command line imports this module to parse
+
     cols = ", ".join(FEATURES)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here
