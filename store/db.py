@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,33 +37,44 @@ _TRACKS_V1 = (
     "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
 )
 
-# The names that claim audio when v3 was written (audio/sniff.py AUDIO_SUFFIXES is the live rule):
-# a failed row of a file not named so was a cover, a cue sheet, a text..., which v3 no longer stores.
-_V3_AUDIO_SUFFIXES = (
+# The names that claimed audio when v4 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
+# a failed row of a file not named so was a cover, a cue sheet, a text..., which v4 no longer stores.
+_V4_AUDIO_SUFFIXES = (
     "mp3 mp2 mp1 mpga flac fla ogg oga ogx opus spx wav wave bwf rf64 w64 aif aiff aifc m4a m4b m4p "
     "mp4 aac adts alac wma asf wv ape mpc mp+ tak ofr ofs tta shn dsf dff caf au snd amr ac3 eac3 dts "
     "voc mka webm weba mkv"
 ).split()
-_V3_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V3_AUDIO_SUFFIXES)
-_V3_DROP_NOT_AUDIO = (
+_V4_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V4_AUDIO_SUFFIXES)
+_V4_DROP_NOT_AUDIO = (
     "DELETE FROM tracks WHERE status = 'failed' AND (error LIKE 'is a directory%' OR "
-    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V3_CLAIMS_AUDIO})))"
+    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V4_CLAIMS_AUDIO})))"
 )
 
 MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
-    # v3: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
+    # v3: a counter every change of ``tracks`` increases (triggers), so a reader can tell in one
+    # query whether what it cached of the library (store.cache) is still the library
+    3: (
+        "CREATE TABLE library_state (generation INTEGER NOT NULL)",
+        "INSERT INTO library_state (generation) VALUES (0)",
+        *(
+            f"CREATE TRIGGER tracks_{event.lower()} AFTER {event} ON tracks "
+            "BEGIN UPDATE library_state SET generation = generation + 1; END"
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
+    # v4: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
     # have tags_read 0 and get their tags from the next run without analysis (a ``tags`` message).
     # Directories and files that are not audio and not named as audio are no longer rows at all.
-    3: (
+    4: (
         *(
             f"ALTER TABLE tracks ADD COLUMN {c} {'INTEGER' if c in INTEGER_TAGS else 'TEXT'}"
             for c in TAG_COLUMNS
         ),
         "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
-        _V3_DROP_NOT_AUDIO,
+        _V4_DROP_NOT_AUDIO,
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -142,25 +154,17 @@ TAGS_UPDATE = (
 )
 
 
-def tags_values(tags: dict[str, str | int] | None) -> tuple[Any, ...]:
-    """The tag columns of a row, in TAG_COLUMNS order (None where the file has no such tag)."""
-    tags = tags or {}
-    return tuple(tags.get(c) for c in TAG_COLUMNS)
-
-
 def tags_update(path: str, tags: dict[str, str | int]) -> tuple[Any, ...]:
     """Parameters of TAGS_UPDATE: a row already analysed gets its tags, and nothing else changes."""
-    return (*tags_values(tags), path)
+    return (*(tags.get(c) for c in TAG_COLUMNS), path)
 
 
 async def upsert(
-    db: aiosqlite.Connection,
-    rows: Sequence[tuple[Any, ...]],
-    tag_updates: Sequence[tuple[Any, ...]] = (),
+    db: aiosqlite.Connection, rows: Sequence[Row], tag_updates: Sequence[tuple[Any, ...]] = ()
 ) -> None:
     """Write rows (as made by done_row/failed_row) and tags-only updates (:func:`tags_update`)
     in one transaction."""
-    await db.executemany(UPSERT, rows)
+    await db.executemany(UPSERT, [row.as_tuple() for row in rows])
     if tag_updates:
         await db.executemany(TAGS_UPDATE, tag_updates)
     await db.commit()
@@ -174,6 +178,60 @@ def _known(n: int) -> int | None:
     return n if n >= 0 else None  # ingest sends -1 for a size/mtime it could not read
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of ``tracks`` as the sink (and ``fpstream analyze``, and ``master``) writes it.
+
+    ``values`` holds the 25 values of a ``done`` row (None for a ``failed`` one); every later
+    column (:data:`base.fields.ADDED_COLUMNS`) is a field of its own. :meth:`as_tuple` is the
+    row in :data:`COLUMNS` order, as the upsert takes it; :meth:`as_dict` the same by name.
+    """
+
+    path: str
+    status: str  # 'done' or 'failed'
+    error: str | None
+    size: int | None
+    mtime_ns: int | None
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None
+    analyzed_at: str
+    fingerprint_version: int
+    values: dict[str, float] | None = None
+    warning: str | None = None
+    # the file's tags (None: the file has none); tags_read 1: they were read for this row
+    title: str | None = None
+    artist: str | None = None
+    album_artist: str | None = None
+    album: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    date: str | None = None
+    genre: str | None = None
+    musicbrainz_recording_id: str | None = None
+    musicbrainz_release_id: str | None = None
+    tags_read: int = 1
+
+    def with_tags(self, tags: dict[str, str | int] | None) -> Row:
+        """This row with the file's tags (``audio.tags.read_tags``): stored beside the values,
+        never part of them."""
+        return replace(self, **{c: (tags or {}).get(c) for c in TAG_COLUMNS})
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        head = tuple(getattr(self, name) for name in TRACK_COLUMNS)
+        values = self.values or {}
+        return head + tuple(values.get(name) for name in FEATURES) + tuple(
+            getattr(self, name) for name in ADDED_COLUMNS
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(zip(COLUMNS, self.as_tuple(), strict=True))
+
+
+# Every column has its field: a column added to the schema without one would be written as NULL.
+assert all(name in Row.__dataclass_fields__ for name in TRACK_COLUMNS + ADDED_COLUMNS)
+
+
 def done_row(
     ref: TrackRef,
     duration_s: float,
@@ -181,49 +239,47 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
-    tags: dict[str, str | int] | None = None,
-) -> tuple[Any, ...]:
+) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
-    still done, its values describe the audio that decoded. ``tags``: the file's
-    tags (``audio.tags.read_tags``), stored beside the values, never part of them."""
+    still done, its values describe the audio that decoded."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
-    floats = [float(values[name]) for name in FEATURES]
-    bad = [name for name, v in zip(FEATURES, floats, strict=True) if not math.isfinite(v)]
+    floats = {name: float(values[name]) for name in FEATURES}
+    bad = [name for name, v in floats.items() if not math.isfinite(v)]
     if bad or not math.isfinite(duration_s):
         raise ValueError(f"fingerprint has non-finite values: {', '.join(bad) or 'duration_s'}")
-    head = (
-        ref.path,
-        "done",
-        None,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        float(duration_s),
-        sample_rate,
-        channels,
-        now_utc(),
-        FINGERPRINT_VERSION,
+    return Row(
+        path=ref.path,
+        status="done",
+        error=None,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=float(duration_s),
+        sample_rate=sample_rate,
+        channels=channels,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
+        values=floats,
+        warning=warning or None,
     )
-    return head + tuple(floats) + (warning or None, *tags_values(tags), 1)
 
 
-def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
-    head = (
-        ref.path,
-        "failed",
-        error,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        None,
-        None,
-        None,
-        now_utc(),
-        FINGERPRINT_VERSION,
+def failed_row(ref: TrackRef, error: str) -> Row:
+    return Row(
+        path=ref.path,
+        status="failed",
+        error=error,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=None,
+        sample_rate=None,
+        channels=None,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None, *tags_values(None), 1)
 
 
 class Fingerprinted(Protocol):
@@ -240,19 +296,20 @@ def track_row(
     channels: int,
     result: Fingerprinted | str,
     tags: dict[str, str | int] | None = None,
-) -> tuple[Any, ...]:
-    """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
-    ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
-    was missing or not finite. Never raises."""
+) -> Row:
+    """The row stored for a track whose partials were merged: ``done`` with its 25 values (and
+    the file's ``tags``), or ``failed`` with ``result`` when it is the reason the merge failed,
+    or with the value that was missing or not finite. Never raises."""
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning, tags)
+        row = done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
+    return row.with_tags(tags)
 
 
-def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
+def store_row(db_path: Path, row: Row) -> None:
     """Upsert one row from outside the sink (``fpstream master`` stores the fingerprint it
     computed), creating and migrating the database if needed. Raises ``sqlite3.Error``/``OSError``.
 
@@ -262,7 +319,7 @@ def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         create_schema(conn)
         with conn:
-            conn.execute(UPSERT, row)
+            conn.execute(UPSERT, row.as_tuple())
     finally:
         conn.close()
 

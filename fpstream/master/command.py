@@ -8,10 +8,13 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fpstream.cli_args import UserError, database, db_option, formatter
-from fpstream.master.plan import TARGETS, Outcome, Request, master_file
-from fpstream.master.rules import PRESETS
+from fpstream.master.targets import PRESETS, TARGETS
+
+if TYPE_CHECKING:
+    from fpstream.master.plan import Outcome
 
 OUTPUT_SUFFIX = ".mastered"
 
@@ -168,6 +171,7 @@ def _named_file(given: str, db_path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.master.fingerprint import FingerprintError, fingerprint_of
+    from fpstream.master.plan import Outcome, Request, master_file
 
     db_path = database(args)
     # A FILE (or --reference) that is not on disk may name a library track by its tags.
