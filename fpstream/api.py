@@ -47,7 +47,7 @@ from store.library import (
     iter_rows,
     load_features,
     not_current_version,
-    tags_by_path,
+    tags_of,
 )
 
 _DETAIL_COLUMNS = "path, size, duration_s, sample_rate, channels"
@@ -226,10 +226,10 @@ class Library:
             raise LibraryError(not_current_version(row["path"]))
         return self.features.index_of(row["path"])
 
-    def _tags(self) -> dict[str, dict[str, Any]]:
-        """``{path: {artist, title, album}}`` (artist: the album artist when there is no artist)."""
+    def _tags(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        """``{path: {artist, title, album}}`` of ``paths`` (artist: the album artist if no artist)."""
         with closing(self._connect()) as conn:
-            rows = tags_by_path(conn)
+            rows = tags_of(conn, paths)
         return {
             p: {"artist": t["artist"] or t["album_artist"], "title": t["title"], "album": t["album"]}
             for p, t in rows.items()
@@ -247,8 +247,8 @@ class Library:
         """The ``k`` analysed tracks nearest to ``path``, nearest first, ``path`` itself excluded."""
         i = self._index(path)
         idx, dist = nearest(self.scaled, self.scaled[i], self._w, k, exclude=i)
-        tags = self._tags()
         paths = self.features.paths
+        tags = self._tags([paths[j] for j in idx.tolist()])
         return [
             Neighbour(rank, float(d), paths[j], **tags[paths[j]])
             for rank, (j, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1)
@@ -279,7 +279,7 @@ class Library:
             except ValueError as exc:
                 raise LibraryError(f"no playlist from {seed} to {to}: {exc}") from None
         details = self._details()
-        tags = self._tags()
+        tags = self._tags([self.features.paths[row] for row in rows])
         entries = []
         for pos, row in enumerate(rows, start=1):
             p = self.features.paths[row]
@@ -294,10 +294,10 @@ class Library:
             return []
         emb = self.embedded
         details = self._details()
-        tags = self._tags()
         groups = []
         with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
             found = duplicate_groups(emb, max_distance)
+        tags = self._tags([self.features.paths[r] for group in found for r in group.rows])
         for number, group in enumerate(found, start=1):
             # The largest file first (usually the lossless one): distances are measured from it.
             rows = sorted(group.rows, key=lambda r: (-(details[self.features.paths[r]][0] or 0), r))

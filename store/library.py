@@ -269,3 +269,21 @@ def tags_by_path(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """``{path: {title, artist, album_artist, album, track_number}}`` of every row (the tags the
     query commands show beside a path)."""
     return {r["path"]: {k: r[k] for k in NAME_COLUMNS[2:7]} for r in name_rows(conn)}
+
+
+def tags_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`tags_by_path` for ``paths`` only (a query's answers: looked up by key, not a scan).
+    A path without a row, or a database from before tags, gives None for every tag."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    cols = NAME_COLUMNS[2:7]
+    select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+    out = {p: dict.fromkeys(cols) for p in paths}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for i in range(0, len(paths), 500):
+        batch = paths[i : i + 500]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT path, {select} FROM {TABLE} WHERE path IN ({marks})"
+        for path, *values in cursor.execute(query, batch):
+            out[path] = dict(zip(cols, values, strict=True))
+    return out
