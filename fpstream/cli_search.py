@@ -6,7 +6,7 @@ import argparse
 import sys
 from contextlib import closing
 
-from fpstream.cli_args import database, db_option, format_option, formatter
+from fpstream.cli_args import database, db_option, env_help, format_option, formatter
 
 COLUMNS = ("artist", "album", "track_number", "title", "date", "duration_s", "status", "path")
 
@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  fpstream search love theme\n"
             "  fpstream search 'quiet ones' --format csv > quiet.csv\n"
-            "  fpstream search brule --format jsonl | jq -r .path"
+            "  fpstream search brule --format jsonl | jq -r .path\n\n"
+            f"{env_help()}"
         ),
     )
     p.add_argument("text", nargs="+", metavar="TEXT", help="words of the artist, album or title")
