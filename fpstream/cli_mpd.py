@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fpstream.cli_args import UserError, database, db_option, formatter, positive_int
+from fpstream.cli_playlist import count, seconds, steering_of
 
 
 def _port(text: str) -> int:
@@ -20,25 +21,26 @@ def _port(text: str) -> int:
     return port
 
 
-def _seconds(text: str) -> float | None:
-    """A duration limit in seconds; 0 means none."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 (no limit) or more")
-    return value or None
-
-
-def _filter_options(p: argparse.ArgumentParser) -> None:
+def _steering_options(p: argparse.ArgumentParser) -> None:
+    """The filters of ``fpstream playlist`` (and of the Lyrion mixer API), read by its ``steering_of``."""
     p.add_argument(
-        "--min-duration", type=_seconds, default=30.0, metavar="S",
-        help="never queue a track shorter than S seconds (default 30, as the mixer API; 0: no limit)",
+        "--no-repeat-artist", type=count, default=0, metavar="N",
+        help="no two tracks of one artist within N tracks, the queue included; soft",
     )
     p.add_argument(
-        "--max-duration", type=_seconds, default=None, metavar="S",
-        help="never queue a track longer than S seconds (default: no limit)",
+        "--no-repeat-album", type=count, default=0, metavar="N",
+        help="no two tracks of one album within N tracks, the queue included; soft",
+    )
+    p.add_argument(
+        "--min-duration", type=seconds, default=30.0, metavar="S",
+        help="never queue a track shorter than S seconds (default 30; 0 keeps every track)",
+    )
+    p.add_argument(
+        "--max-duration", type=seconds, default=None, metavar="S", help="never queue a track longer than S s"
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB",
+        help="never queue a track whose full path matches GLOB (fnmatch; repeatable)",
     )
 
 
@@ -50,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Queue tracks similar to what MPD plays (the distance of `fpstream similar`):\n\n"
             "  queue N   append the N tracks nearest to the current song (--album: N whole\n"
-            "            albums, nearest first, each in path order)\n"
+            "            albums, as `fpstream playlist --album` chains them)\n"
             "  auto      run until Ctrl-C: whenever fewer than K tracks follow the current song\n"
             "            (MPD's idle events tell), append similar ones; survives MPD restarts\n\n"
             "Only tracks that are analysed rows of the library and lie in MPD's music folder\n"
@@ -85,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("n", type=positive_int, metavar="N", help="tracks (with --album: albums) to append")
     q.add_argument("--album", action="store_true", help="append N whole albums instead of N tracks")
-    _filter_options(q)
+    _steering_options(q)
     q.set_defaults(run=run_queue)
 
     a = actions.add_parser(
@@ -98,23 +100,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--keep", type=positive_int, default=5, metavar="K",
                    help="tracks to keep after the current one (default 5)")
-    _filter_options(a)
+    _steering_options(a)
     a.set_defaults(run=run_auto)
-
-
-def _filters(args: argparse.Namespace):
-    from fpstream.mpd_queue import Filters
-
-    if args.min_duration and args.max_duration and args.min_duration > args.max_duration:
-        raise UserError(f"--min-duration {args.min_duration:g} is above --max-duration {args.max_duration:g}")
-    return Filters(min_duration_s=args.min_duration, max_duration_s=args.max_duration)
 
 
 def run_queue(args: argparse.Namespace) -> int:
     from fpstream import mpd_queue as player
     from fpstream.api import Library
 
-    filters = _filters(args)
+    steering = steering_of(args)
     lib = Library(database(args))
     addr = player.resolve_address(args.host, args.port)
     try:
@@ -124,7 +118,7 @@ def run_queue(args: argparse.Namespace) -> int:
     try:
         urimap = player.UriMap(player.music_directory(client, addr, args.music_dir))
         seed, added = player.queue_similar(
-            client, lib, urimap, args.n, filters, args.album, player.say_stderr
+            client, lib, urimap, args.n, steering, args.album, player.say_stderr
         )
     except player.LOST as exc:
         raise UserError(f"lost MPD at {addr}: {player.reason(exc)}") from None
@@ -144,9 +138,9 @@ def run_auto(args: argparse.Namespace) -> int:
     from fpstream import mpd_queue as player
     from fpstream.api import Library
 
-    filters = _filters(args)
+    steering = steering_of(args)
     db = database(args)
     Library(db)  # a missing or foreign database fails now, not at the first top-up
     addr = player.resolve_address(args.host, args.port)
-    player.auto(addr, args.music_dir, player.LibraryCache(db), args.keep, filters, player.say_stderr)
+    player.auto(addr, args.music_dir, player.LibraryCache(db), args.keep, steering, player.say_stderr)
     return 0

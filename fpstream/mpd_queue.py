@@ -30,6 +30,7 @@ import mpd
 from audio.paths import stored_path
 from fpstream.api import Library
 from fpstream.cli_args import UserError
+from fpstream.steering import Steering
 from store.library import LibraryError
 
 DEFAULT_PORT = 6600
@@ -170,63 +171,20 @@ class UriMap:
 # ---------------------------------------------------------------- choosing tracks
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Which tracks may be queued: the duration limits of the mixer API, and no track twice.
-
-    ``previous``: paths already in the queue (never chosen). Field names as
-    ``fpstream.steering.Steering`` names them (docs/mpd.md).
-    """
-
-    min_duration_s: float | None = 30.0
-    max_duration_s: float | None = None
-    previous: tuple[str, ...] = ()
-
-    def allows(self, duration_s: float | None) -> bool:
-        if duration_s is None:
-            return self.min_duration_s is None and self.max_duration_s is None
-        if self.min_duration_s is not None and duration_s < self.min_duration_s:
-            return False
-        return self.max_duration_s is None or duration_s <= self.max_duration_s
+def similar_paths(lib: Library, seed: str, n: int, steering: Steering) -> list[str]:
+    """Up to ``n`` analysed tracks nearest to ``seed``, nearest first, as ``steering`` allows
+    (``steering.previous``: the queue, oldest first; never chosen, and counted for no-repeat)."""
+    return [track.path for track, _ in lib.similar(seed, n, steering=steering)]
 
 
-def similar_paths(lib: Library, seed: str, n: int, filters: Filters) -> list[str]:
-    """Up to ``n`` analysed tracks nearest to ``seed``, nearest first, within ``filters``."""
-    skip = set(filters.previous) | {seed}
-    chosen: list[str] = []
-    for neighbour in lib.similar(seed, k=len(lib.features.paths)):
-        if len(chosen) == n:
-            break
-        if neighbour.path in skip or not filters.allows(lib.get(neighbour.path).duration_s):
-            continue
-        chosen.append(neighbour.path)
-    return chosen
-
-
-def album_key(path: str) -> str:
-    """An album's key: its folder (docs/mpd.md)."""
-    return os.path.dirname(path)
-
-
-def similar_albums(lib: Library, seed: str, n_albums: int, filters: Filters) -> list[str]:
-    """The whole albums (every analysed track, by path) of the ``n_albums`` albums nearest to
-    ``seed``: ranked by their nearest track, never ``seed``'s album nor one already queued."""
-    paths = lib.features.paths
-    taken = {album_key(p) for p in (*filters.previous, seed)}
-    albums: list[str] = []
-    for neighbour in lib.similar(seed, k=len(paths)):
-        key = album_key(neighbour.path)
-        if key not in taken:
-            taken.add(key)
-            albums.append(key)
-            if len(albums) == n_albums:
-                break
-    wanted = set(albums)
-    members: dict[str, list[str]] = {key: [] for key in albums}
-    for p in paths:
-        if album_key(p) in wanted:
-            members[album_key(p)].append(p)
-    return [p for key in albums for p in sorted(members[key])]
+def similar_albums(lib: Library, seed: str, n_albums: int, steering: Steering) -> list[str]:
+    """The ``n_albums`` whole albums that follow ``seed``'s in :meth:`Library.album_playlist`
+    (each the nearest to the one before), their tracks in album order; ``seed``'s album left out."""
+    albums = lib.catalogue.albums
+    index = lib.features.index_of
+    own = albums[index(seed)]
+    tracks = lib.album_playlist(seed, n_albums + 1, steering=steering)
+    return [t.path for t in tracks if albums[index(t.path)] != own]
 
 
 # ---------------------------------------------------------------- the queue
@@ -297,7 +255,8 @@ def append(
     passed: list[str] = []
     previous = tuple(queue_paths)
     while len(added) < count:
-        candidates = choose(count - len(added), (*previous, *added, *passed))
+        # the skipped count as the oldest of the queue: never chosen, barely in the no-repeat window
+        candidates = choose(count - len(added), (*passed, *previous, *added))
         if not candidates:
             break
         for path in candidates:
@@ -321,7 +280,7 @@ def queue_paths(urimap: UriMap, queue: Iterable[str]) -> tuple[str, ...]:
 
 
 def queue_similar(
-    client: mpd.MPDClient, lib: Library, urimap: UriMap, n: int, filters: Filters, album: bool, say: Say
+    client: mpd.MPDClient, lib: Library, urimap: UriMap, n: int, steering: Steering, album: bool, say: Say
 ) -> tuple[str, list[str]]:
     """``fpstream mpd queue``: append ``n`` tracks (``album``: ``n`` whole albums) similar to the
     current song; returns (the seed's path, the paths added)."""
@@ -331,7 +290,7 @@ def queue_similar(
     seed = seed_path(lib, urimap, now.uri)
     previous = queue_paths(urimap, now.queue)
     if album:
-        albums = similar_albums(lib, seed, n, replace(filters, previous=previous))
+        albums = similar_albums(lib, seed, n, replace(steering, previous=previous))
 
         def choose(_n: int, prev: tuple[str, ...]) -> list[str]:
             # one batch: the albums are whole, and a track MPD lacks is skipped, not replaced
@@ -341,7 +300,7 @@ def queue_similar(
     else:
 
         def choose(k: int, prev: tuple[str, ...]) -> list[str]:
-            return similar_paths(lib, seed, k, replace(filters, previous=prev))
+            return similar_paths(lib, seed, k, replace(steering, previous=prev))
 
         count = n
     return seed, append(client, urimap, choose, count, previous, say)
@@ -376,8 +335,8 @@ class Topper:
     """``fpstream mpd auto``'s one decision: when fewer than ``keep`` tracks follow the current
     song, add as many similar ones as it takes; says each thing once per song."""
 
-    def __init__(self, libs: LibraryCache, keep: int, filters: Filters, say: Say) -> None:
-        self.libs, self.keep, self.filters, self.say = libs, keep, filters, say
+    def __init__(self, libs: LibraryCache, keep: int, steering: Steering, say: Say) -> None:
+        self.libs, self.keep, self.steering, self.say = libs, keep, steering, say
         self._told: tuple[str, str] | None = None
 
     def _tell(self, uri: str, text: str) -> None:
@@ -400,7 +359,7 @@ class Topper:
         want = self.keep - now.remaining
 
         def choose(k: int, prev: tuple[str, ...]) -> list[str]:
-            return similar_paths(lib, seed, k, replace(self.filters, previous=prev))
+            return similar_paths(lib, seed, k, replace(self.steering, previous=prev))
 
         added = append(client, urimap, choose, want, queue_paths(urimap, now.queue), self.say)
         if added:
@@ -411,12 +370,12 @@ class Topper:
 
 
 def auto(
-    addr: Address, given_dir: Path | None, libs: LibraryCache, keep: int, filters: Filters, say: Say
+    addr: Address, given_dir: Path | None, libs: LibraryCache, keep: int, steering: Steering, say: Say
 ) -> None:
     """Keep ``keep`` tracks queued after the current song, forever: check, then wait for MPD's
     ``player``/``playlist`` idle events; reconnect with backoff when MPD goes away. Stops only
     on Ctrl-C (KeyboardInterrupt) or a :class:`UserError`."""
-    topper = Topper(libs, keep, filters, say)
+    topper = Topper(libs, keep, steering, say)
     delay = RECONNECT_FIRST_S
     lost = False
     while True:

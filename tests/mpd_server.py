@@ -103,7 +103,8 @@ class MpdServer:
             ["mpc", "-q", *args], env=self.env, capture_output=True, text=True, timeout=30
         )
         if done.returncode != 0:
-            raise RuntimeError(f"mpc {' '.join(args)} failed ({done.returncode}): {done.stderr}\n{self.logs()}")
+            command = " ".join(args)
+            raise RuntimeError(f"mpc {command} failed ({done.returncode}): {done.stderr}\n{self.logs()}")
         return done.stdout
 
     def playlist(self) -> list[str]:

@@ -3,6 +3,7 @@ generated audio, on a library built by the real stack (broker, sink, analyzers, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -10,12 +11,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
+from fpstream.api import Library
+from fpstream.cli import main
 from fpstream.mpd_queue import Address, UriMap, resolve_address
+from fpstream.steering import Steering
 from tests.cli_support import ROOT, run_cli
 from tests.mpd_server import MpdServer
 from tests.music_styles import SR, STYLES, style_track
@@ -63,19 +68,27 @@ def fresh_queue(server: MpdServer, *uris: str, play: int = 0) -> None:
 
 
 def fpstream_mpd(db: Path, server: MpdServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fpstream.cli", "mpd", "--db", str(db), *args],
-        env={**server.env, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """``fpstream mpd --db DB ARGS`` in this process (a Python start costs seconds on a busy
+    machine), reaching the server over TCP unless ARGS name another --host."""
+    out, err = io.StringIO(), io.StringIO()
+    where = [] if "--host" in args else ["--host", "127.0.0.1", "--port", str(server.port)]
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["mpd", "--db", str(db), *where, *args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def nearest(db: Path, music: Path, uri: str, k: int) -> list[str]:
+    """The ``k`` nearest by ``fpstream similar``, as URIs."""
     done = run_cli("similar", str(music / uri), "-k", str(k), "--format", "json", "--db", str(db))
     assert done.returncode == 0, done.stderr
     return [os.path.relpath(r["path"], music) for r in json.loads(done.stdout)]
+
+
+def steered(db: Path, music: Path, uri: str, k: int, queue: list[str], **steering) -> list[str]:
+    """The ``k`` nearest that ``Library.similar`` allows after ``queue``, as URIs."""
+    previous = tuple(str(music / u) for u in queue)
+    got = Library(db).similar(str(music / uri), k, steering=Steering(previous=previous, **steering))
+    return [os.path.relpath(t.path, music) for t, _ in got]
 
 
 def test_address_as_mpc_reads_it() -> None:
@@ -99,24 +112,33 @@ def test_queue_appends_exactly_the_nearest_by_similar(world) -> None:
     assert server.playlist() == [seed, *expected]
     assert done.stdout.splitlines() == expected
     assert "appended 5 tracks" in done.stderr
-    # Again: the 5 queued are never chosen twice, the next 5 nearest follow.
-    done = fpstream_mpd(db, server, "--music-dir", str(music), "queue", "5", "--min-duration", "0")
+    # Again, keeping albums apart: the 5 queued are never chosen twice, no-repeat counts the queue.
+    queue = server.playlist()
+    done = fpstream_mpd(
+        db, server, "--music-dir", str(music), "queue", "4", "--min-duration", "0", "--no-repeat-album", "1"
+    )
     assert done.returncode == 0, done.stderr
-    assert server.playlist() == [seed, *nearest(db, music, seed, 10)]
+    added = server.playlist()[len(queue):]
+    assert added == steered(db, music, seed, 4, queue, min_duration_s=None, no_repeat_album=1)
+    assert not set(added) & set(queue)
+    albums = [u.split("/")[0] for u in [queue[-1], *added]]
+    assert all(a != b for a, b in zip(albums, albums[1:], strict=False)), albums
     # The default minimum duration, 30 s (the mixer API's), leaves none of these 6-s tracks.
     done = fpstream_mpd(db, server, "--music-dir", str(music), "queue", "3")
     assert done.returncode == 0 and "appended 0 tracks" in done.stderr, done.stderr
-    assert len(server.playlist()) == 11
+    assert len(server.playlist()) == 10
 
 
 def test_queue_album_appends_the_nearest_whole_album(world) -> None:
     db, music, server = world
     seed = f"{STYLES[0]}/{STYLES[0]}-0.flac"
     fresh_queue(server, seed)
-    done = fpstream_mpd(db, server, "--music-dir", str(music), "queue", "1", "--album")
+    done = fpstream_mpd(db, server, "--music-dir", str(music), "queue", "1", "--album", "--min-duration", "0")
     assert done.returncode == 0, done.stderr
-    first_other = next(u for u in nearest(db, music, seed, 15) if not u.startswith(f"{STYLES[0]}/"))
-    album = first_other.split("/")[0]
+    steering = Steering(previous=(str(music / seed),), min_duration_s=None)
+    chain = Library(db).album_playlist(str(music / seed), 2, steering=steering)
+    album = os.path.relpath(chain[-1].path, music).split("/")[0]
+    assert album != STYLES[0]
     expected = sorted(f"{album}/{album}-{v}.flac" for v in range(0, 2 * PER_ALBUM, 2))
     assert server.playlist() == [seed, *expected]
 
@@ -170,7 +192,7 @@ def test_auto_keeps_the_queue_topped_up_and_survives_an_mpd_restart(world, tmp_p
     try:
         # The music folder came from MPD itself (config, over the local socket).
         wait_for("the first top-up", lambda: after_current(server) == 3)
-        assert server.playlist() == [seed, *nearest(db, music, seed, 3)]
+        assert server.playlist() == [seed, *steered(db, music, seed, 3, [seed], min_duration_s=None)]
         for _ in range(2):
             server.mpc("next")
             wait_for("a top-up after mpc next", lambda: after_current(server) == 3)
