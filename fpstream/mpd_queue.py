@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -231,7 +232,7 @@ def seed_path(lib: Library, urimap: UriMap, uri: str) -> str:
     except LibraryError:
         raise UserError(
             f"the current song {uri} ({path}) is not in the library {lib.path}: "
-            f"add it with `echo {path!r} | fpstream feed` while a stack runs"
+            f"add it with `echo {shlex.quote(path)} | fpstream feed` while a stack runs"
         ) from None
     if track.status != "done":
         raise UserError(f"the current song {uri} failed analysis ({track.error}), so it has no fingerprint")
@@ -361,7 +362,11 @@ class Topper:
         def choose(k: int, prev: tuple[str, ...]) -> list[str]:
             return similar_paths(lib, seed, k, replace(self.steering, previous=prev))
 
-        added = append(client, urimap, choose, want, queue_paths(urimap, now.queue), self.say)
+        try:
+            added = append(client, urimap, choose, want, queue_paths(urimap, now.queue), self.say)
+        except LibraryError as exc:  # e.g. the seed's row was re-analysed into another version
+            self._tell(now.uri, f"cannot top up: {exc}")
+            return []
         if added:
             self.say(f"added {len(added)} after {now.uri}: " + ", ".join(map(urimap.to_uri, added)))
         if len(added) < want:
