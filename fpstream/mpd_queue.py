@@ -254,6 +254,7 @@ def append(
     """
     added: list[str] = []
     passed: list[str] = []
+    outside = 0
     previous = tuple(queue_paths)
     while len(added) < count:
         # the skipped count as the oldest of the queue: never chosen, barely in the no-repeat window
@@ -262,8 +263,8 @@ def append(
             break
         for path in candidates:
             uri = urimap.to_uri(path)
-            if uri is None:
-                say(f"skipped {path}: outside MPD's music folder {urimap.root}")
+            if uri is None:  # counted, not logged: a library may span many folders MPD never sees
+                outside += 1
                 passed.append(path)
                 continue
             try:
@@ -273,6 +274,8 @@ def append(
                 passed.append(path)
                 continue
             added.append(path)
+    if outside:
+        say(f"skipped {outside} similar tracks outside MPD's music folder {urimap.root}")
     return added
 
 

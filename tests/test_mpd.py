@@ -216,3 +216,30 @@ def test_auto_keeps_the_queue_topped_up_and_survives_an_mpd_restart(world, tmp_p
         if auto.poll() is None:
             auto.kill()
             auto.wait(5)
+
+
+def test_a_choice_outside_the_folder_or_unknown_to_mpd_is_skipped_and_replaced(world) -> None:
+    db, music, server = world
+    from fpstream.mpd_queue import append, connect
+
+    seed = f"{STYLES[3]}/{STYLES[3]}-0.flac"
+    fresh_queue(server, seed)
+    offers = [["/elsewhere/x.flac", str(music / "not-in-mpd.flac"), str(music / seed)], [str(music / "a")]]
+    asked: list[tuple[int, tuple[str, ...]]] = []
+
+    def choose(k: int, previous: tuple[str, ...]) -> list[str]:
+        asked.append((k, previous))
+        return offers[len(asked) - 1] if len(asked) <= len(offers) else []
+
+    said: list[str] = []
+    client = connect(resolve_address(str(server.socket), None, {}))
+    try:
+        added = append(client, UriMap(str(music)), choose, 2, [str(music / seed)], said.append)
+    finally:
+        client.disconnect()
+    # The seed itself is a real file MPD has: added (append trusts its chooser); the two others not.
+    assert added == [str(music / seed)] and server.playlist() == [seed, seed]
+    # Asked again for the one missing, with the skipped ones as the oldest of the queue.
+    assert asked[1] == (1, ("/elsewhere/x.flac", str(music / "not-in-mpd.flac"), str(music / seed), *added))
+    assert any("MPD has no not-in-mpd.flac" in s for s in said), said
+    assert any("skipped 1 similar tracks outside MPD's music folder" in s for s in said), said
