@@ -66,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.names import resolve_track
     from fpstream.output import write_records
+    from fpstream.steering import Steering
 
     library = Library(database(args), weights=args.weights)
-    neighbours = library.similar(resolve_track(library, args.path), k=args.k)
+    path = resolve_track(library, args.path)  # a path, or words of its tags (docs/library.md)
+    # every analysed track, as `similar` always listed (the steering default leaves out those under 30 s)
+    neighbours = library.similar(path, args.k, steering=Steering(min_duration_s=None))
     if library.features.stale:
         print(
             f"{PROG} similar: note: {library.features.stale:,} tracks with another fingerprint version were "
@@ -78,9 +81,12 @@ def run(args: argparse.Namespace) -> int:
     if not neighbours:
         print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
     columns = ("rank", "distance", "artist", "title", "album", "path")
-    records = [{c: getattr(n, c) for c in columns} for n in neighbours]
+    records = [
+        dict(zip(columns, (rank, d, t.artist or t.album_artist, t.title, t.album, t.path), strict=True))
+        for rank, (t, d) in enumerate(neighbours, start=1)
+    ]
     width = len(str(len(records)))
-    names = {n.path: n.display_name if n.title else "" for n in neighbours}
+    names = {t.path: t.display_name if t.title else "" for t, _ in neighbours}
     name_width = max((len(name) for name in names.values()), default=0)
 
     def table(listed: list[dict]) -> str:

@@ -29,6 +29,7 @@ import pytest
 from base.fields import FEATURES, TRACK_COLUMNS
 from fpstream.api import Library
 from fpstream.cli import main
+from fpstream.steering import Steering
 from store.db import MIGRATIONS
 from tests.cli_support import ROOT
 from tests.library_support import RECORDING_ID, RELEASE_ID, encode, make_library, tone, write_tags
@@ -260,7 +261,8 @@ def test_search_lists_matches_in_every_format(cli, built: Built) -> None:
 
 def test_playlist_m3u_names_tracks_by_their_tags_or_file_name(cli, built: Built, tmp_path: Path) -> None:
     m3u = tmp_path / "list.m3u"
-    done = cli("playlist", "field recording", "-n", "10", "--m3u", str(m3u), "--format", "json")
+    m3u_args = ("--m3u", str(m3u), "--format", "json")
+    done = cli("playlist", "field recording", "-n", "10", "--min-duration", "0", *m3u_args)  # 3 s tracks
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout)
     lines = m3u.read_text(encoding="utf-8").splitlines()
@@ -295,7 +297,8 @@ def test_duplicates_export_report_and_the_api_carry_the_tags(cli, built: Built, 
     track = api.get(str(next(iter(built.lib.tagged))))
     assert track.display_name == "Émilie Brûlé - Café de l'aube" and track.disc_number == 1
     assert api.get(str(built.lib.untagged)).display_name == "field recording"
-    assert all(n.display_name for n in api.similar(str(built.lib.untagged), k=3))
+    near = api.similar(str(built.lib.untagged), 3, steering=Steering(min_duration_s=None))
+    assert len(near) == 3 and all(t.display_name == f"{t.artist} - {t.title}" for t, _ in near if t.title)
 
 
 # ---------------------------------------------------------------- make run MUSIC=DIR
