@@ -43,6 +43,7 @@ import numpy as np
 import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.derived import is_derived
 from audio.paths import row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int
@@ -74,6 +75,7 @@ class Settings:
     nul: bool
     force: bool
     retry_failed: bool
+    include_derived: bool  # feed files written by fpstream master (audio.derived) too
     chunk_s: float
     max_in_flight: int
     ack_timeout_s: float
@@ -92,6 +94,7 @@ class Settings:
             nul=args.null or env_flag("FPSTREAM_NUL"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
             retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
+            include_derived=args.include_derived or env_flag("FPSTREAM_INCLUDE_DERIVED"),
             chunk_s=chunk_seconds(),
             max_in_flight=env_int("FPSTREAM_MAX_IN_FLIGHT", 16),
             ack_timeout_s=env_float("FPSTREAM_ACK_TIMEOUT_S", 30.0),
@@ -351,6 +354,9 @@ class Ingest:
         if decision != ANALYSE:
             self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
             return None
+        if not self.settings.include_derived and is_derived(path):  # one 64 KiB read of WAV/FLAC
+            self.progress.skipped_derived += 1
+            return None
         return self.tracker.new(path, stored, size, mtime_ns)
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
@@ -516,7 +522,8 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "and the sink are there, and says which is missing.",
         epilog=f"Settings (environment): FPSTREAM_DB (the library, default {database_path()}), "
         "FPSTREAM_BROKER, FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
-        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_STACK_WAIT_S (5: seconds to "
+        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_INCLUDE_DERIVED=1, "
+        "FPSTREAM_STACK_WAIT_S (5: seconds to "
         "wait for a complete stack at start; 0: no check), FPSTREAM_CHUNK_S (10), "
         "FPSTREAM_MAX_IN_FLIGHT (16), "
         "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
@@ -531,6 +538,11 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
+    parser.add_argument(
+        "--include-derived",
+        action="store_true",
+        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
+    )
     return parser
 
 
