@@ -83,6 +83,7 @@ class Track:
     genre: str | None = None
     musicbrainz_recording_id: str | None = None
     musicbrainz_release_id: str | None = None
+    derived_from: str | None = None  # written by fpstream master from this source (audio.derived)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Track:

@@ -43,7 +43,7 @@ import numpy as np
 import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
-from audio.derived import is_derived
+from audio.derived import derived_source, is_derived
 from audio.paths import row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int
@@ -354,10 +354,14 @@ class Ingest:
         if decision != ANALYSE:
             self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
             return None
-        if not self.settings.include_derived and is_derived(path):  # one 64 KiB read of WAV/FLAC
+        derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
+        if derived and not self.settings.include_derived:
             self.progress.skipped_derived += 1
             return None
-        return self.tracker.new(path, stored, size, mtime_ns)
+        track = self.tracker.new(path, stored, size, mtime_ns)
+        if derived:
+            track.derived_from = derived_source(path) or ""
+        return track
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         if self.settings.force:
@@ -435,7 +439,9 @@ class Ingest:
         self.tracker.chunk_sent(out.track, h.index, h.seq, h.last, time.monotonic())
 
     def numbered(self, track: Track, header: ChunkHeader, pcm: np.ndarray) -> Outgoing:
-        header = replace(header, seq=self.tracker.chunk_seq())
+        header = replace(
+            header, seq=self.tracker.chunk_seq(), derived_from=track.derived_from if header.last else ""
+        )
         return Outgoing(track, header, protocol.encode_chunk(header, pcm))
 
     def resend_chunk(self) -> Outgoing | None:

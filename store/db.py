@@ -40,6 +40,8 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v6 (3-5 belong to other branches: CONTRACTS.md): the source of a file fpstream master wrote
+    6: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -81,7 +83,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a missing step: nothing to do
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {target}")
             await db.commit()
@@ -104,7 +106,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a missing step: nothing to do
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.commit()
@@ -134,11 +136,13 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    derived_from: str | None = None,
 ) -> tuple[Any, ...]:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
-    still done, its values describe the audio that decoded."""
+    still done, its values describe the audio that decoded. ``derived_from``: the
+    source named by the mark of a file ``fpstream master`` wrote (``audio.derived``)."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
@@ -158,7 +162,7 @@ def done_row(
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + tuple(floats) + (warning or None,)
+    return head + tuple(floats) + (warning or None, derived_from or None)
 
 
 def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
@@ -174,7 +178,7 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None,)
+    return head + (None,) * len(FEATURES) + (None,) * len(ADDED_COLUMNS)
 
 
 class Fingerprinted(Protocol):
@@ -183,6 +187,7 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    derived_from: str | None
 
 
 def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
@@ -192,7 +197,9 @@ def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprin
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        return done_row(
+            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
+        )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 

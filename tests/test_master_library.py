@@ -96,4 +96,6 @@ def test_a_feed_skips_mastered_files_unless_asked(music, mastered, tmp_path) -> 
         fed = stack.ingest([mastered[0]], "--include-derived", timeout=120)
         assert fed.returncode == 0, fed.stderr
         assert "written by fpstream master" not in fed.stderr
-        assert stack.rows()[str(mastered[0])]["status"] == "done"
+        row = stack.rows()[str(mastered[0])]
+        assert row["status"] == "done" and row["derived_from"] == str(files["flac"])
+        assert stack.rows()[str(files["flac"])]["derived_from"] is None
