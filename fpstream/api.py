@@ -83,6 +83,7 @@ class Track:
     genre: str | None = None
     musicbrainz_recording_id: str | None = None
     musicbrainz_release_id: str | None = None
+    derived_from: str | None = None  # written by fpstream master from this source (audio.derived)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Track:
@@ -232,6 +233,10 @@ class Library:
     def _steer(self, seeds: Sequence[int], steering: Steering) -> tuple[np.ndarray, Spacing]:
         if not isinstance(steering, Steering):
             raise TypeError(f"steering must be an fpstream.steering.Steering, not {type(steering).__name__}")
+        if steering.is_neutral:  # no tags or durations to read (a fast `fpstream similar`)
+            blocked = np.zeros(len(self.features.paths), dtype=bool)
+            blocked[list(seeds)] = True
+            return blocked, Spacing(None, steering)
         return ~admissible(self.catalogue, steering, seeds), Spacing(self.catalogue, steering)
 
     def similar(
