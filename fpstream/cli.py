@@ -45,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_duplicates",
     "fpstream.master.command",
     "fpstream.prune",
+    "fpstream.cli_serve",
 )
 
 #: The stored columns besides the 25 values, as listed in help texts.

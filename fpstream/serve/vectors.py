@@ -1,0 +1,187 @@
+"""The library held in memory, and seen anew when a feed commits rows (no restart).
+
+A :class:`Snapshot` is a :class:`fpstream.api.Library` whose rows are read once:
+the 25 values (``store.library.load_features``), every row's details and tags
+(``store.catalog``), lower-cased search text, and the artist/album keys of
+CONTRACTS.md. Queries then touch no disk, so the numbers are exactly the CLI's.
+
+:class:`LiveLibrary` keeps the current snapshot and one read-only connection;
+:meth:`LiveLibrary.changed` asks SQLite's ``PRAGMA data_version`` (and the
+file's inode, for a file replaced by another) — microseconds — and
+:meth:`LiveLibrary.reload` builds the next snapshot while the old one answers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio.paths import stored_path
+from base.fields import FEATURES, FINGERPRINT_VERSION
+from fpstream.api import Library
+from store.catalog import data_version, load_details, watch_connection
+from store.library import LibraryError, connect, load_features, not_current_version
+
+#: Characters that separate several genres in one tag (``Rock; Pop``, ``Rock/Pop``).
+GENRE_SEPARATORS = (";", "/", ",", "\x00", "|")
+
+
+def genres_of(tag: str | None) -> frozenset[str]:
+    """The genres of a genre tag, lower-cased (several may share one tag, see GENRE_SEPARATORS)."""
+    if not tag:
+        return frozenset()
+    text = tag
+    for sep in GENRE_SEPARATORS[1:]:
+        text = text.replace(sep, GENRE_SEPARATORS[0])
+    return frozenset(g.strip().lower() for g in text.split(GENRE_SEPARATORS[0]) if g.strip())
+
+
+def album_key(row: dict[str, Any]) -> str:
+    """CONTRACTS.md: (album_artist or artist, album) when album is set, else the parent folder."""
+    if row.get("album"):
+        return f"{row.get('album_artist') or row.get('artist') or ''}\x1f{row['album']}"
+    return os.path.dirname(row["path"])
+
+
+def artist_key(row: dict[str, Any]) -> str:
+    """CONTRACTS.md: album_artist or artist when set, else the grandparent folder."""
+    return row.get("album_artist") or row.get("artist") or os.path.dirname(os.path.dirname(row["path"]))
+
+
+def display_name(row: dict[str, Any]) -> str:
+    """``Artist - Title`` from tags, else the file name without its extension."""
+    if row.get("title"):
+        artist = row.get("artist") or row.get("album_artist")
+        return f"{artist} - {row['title']}" if artist else str(row["title"])
+    return Path(row["path"]).stem
+
+
+class Snapshot(Library):
+    """A :class:`~fpstream.api.Library` read into memory at one moment (``version``)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], weights: dict[str, float] | None = None, version: Any = None
+    ) -> None:
+        super().__init__(path, weights)
+        started = time.monotonic()
+        with closing(connect(self.path)) as conn:
+            features = load_features(conn)
+            details = load_details(conn)
+        details.sort(key=lambda r: r["path"])
+        self.__dict__["features"] = features  # the cached_property, filled from this one read
+        self.version = version
+        self.rows: dict[str, dict[str, Any]] = {r["path"]: r for r in details}
+        self.all_paths: list[str] = [r["path"] for r in details]
+        self.search_text: list[str] = [
+            " ".join(
+                str(r[c]) for c in ("path", "title", "artist", "album_artist", "album", "genre") if r[c]
+            ).lower()
+            for r in details
+        ]
+        paths = features.paths
+        self.durations = np.array(
+            [self.rows[p]["duration_s"] if self.rows[p]["duration_s"] is not None else np.nan for p in paths]
+        )
+        self.tempos = features.matrix[:, FEATURES.index("tempo_bpm")] if paths else np.empty(0)
+        self.artist_keys = [artist_key(self.rows[p]) for p in paths]
+        self.album_keys = [album_key(self.rows[p]) for p in paths]
+        self.genres = [genres_of(self.rows[p]["genre"]) for p in paths]
+        if paths:
+            _ = self.embedded  # scale now, in the loader's thread, not in the first request
+        self.load_s = time.monotonic() - started
+
+    # ------------------------------------------------------------ Library, from memory
+
+    def _details(self) -> dict[str, tuple[Any, ...]]:
+        return self._detail_tuples
+
+    @cached_property
+    def _detail_tuples(self) -> dict[str, tuple[Any, ...]]:
+        return {
+            p: (r["size"], r["duration_s"], r["sample_rate"], r["channels"]) for p, r in self.rows.items()
+        }
+
+    def key(self, path: str) -> str:
+        """The stored key of ``path`` as typed (made absolute as ingest does)."""
+        return stored_path(os.path.expanduser(path))
+
+    def row(self, path: str) -> dict[str, Any]:
+        """The in-memory details of ``path``; :class:`LibraryError` if it is not a row."""
+        found = self.rows.get(self.key(path))
+        if found is None:
+            raise LibraryError(f"{self.key(path)} is not in the library")
+        return found
+
+    def _index(self, path: str) -> int:
+        row = self.row(path)
+        if row["status"] != "done":
+            raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
+        if row["fingerprint_version"] != FINGERPRINT_VERSION:
+            raise LibraryError(not_current_version(row["path"]))
+        return self.features.index_of(row["path"])
+
+    def index(self, path: str) -> int:
+        """Row of ``path`` in the matrix (an analysed track of the current version)."""
+        return self._index(path)
+
+    def search(self, text: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """Rows whose path or tags contain every word of ``text`` (case-insensitive), by path.
+
+        Returns the number of matches and the ``limit`` rows from ``offset``.
+        """
+        words = text.lower().split()
+        hay = self.search_text
+        hits = [i for i, h in enumerate(hay) if all(w in h for w in words)] if words else range(len(hay))
+        page = [self.rows[self.all_paths[i]] for i in hits[offset : offset + limit]]
+        return len(hits), page
+
+
+class LiveLibrary:
+    """The current :class:`Snapshot` of the database at ``path``, reloaded when it changes."""
+
+    def __init__(self, path: Path, weights: dict[str, float] | None = None) -> None:
+        self.path = path
+        self.weights = weights
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._inode: tuple[int, int] | None = None
+        self.snapshot = Snapshot(path, weights, version=self._version())
+        self.reloads = 0
+
+    def _version(self) -> tuple[int, int, int]:
+        """(device, inode, data_version): changes on a commit by another connection or a new file."""
+        with self._lock:
+            st = os.stat(self.path)
+            if self._conn is None or self._inode != (st.st_dev, st.st_ino):
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = watch_connection(self.path)
+                self._inode = (st.st_dev, st.st_ino)
+            return (st.st_dev, st.st_ino, data_version(self._conn))
+
+    def changed(self) -> Any | None:
+        """The database's new version when it differs from the snapshot's, else None."""
+        version = self._version()
+        return version if version != self.snapshot.version else None
+
+    def reload(self, version: Any) -> Snapshot:
+        """Read the database into a new snapshot and make it current (the old one keeps answering
+        the requests that hold it)."""
+        fresh = Snapshot(self.path, self.weights, version=version)
+        self.snapshot = fresh
+        self.reloads += 1
+        return fresh
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
