@@ -66,7 +66,10 @@ def make_app(live: LiveLibrary, paths: PathMap, token: str | None = None) -> web
     if token:
         app[TOKEN_KEY] = token
     for method, route, handler in ROUTES:
-        app.router.add_route(method, route, handler)
+        if method == "GET":
+            app.router.add_get(route, handler)  # and HEAD
+        else:
+            app.router.add_route(method, route, handler)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     app.cleanup_ctx.append(_watcher)

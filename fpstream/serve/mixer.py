@@ -10,8 +10,10 @@ service does not know gives an empty answer (200, no lines), as bliss-mixer's.
 
 :class:`PathMap` translates: a relative path is looked up under each
 ``--music-dir`` (where fpstream sees the folder Lyrion calls its music folder); an
-absolute path has its ``--path-map FROM=TO`` prefix replaced. Answers go back the
-same way (relative to the first music dir that holds the track).
+absolute path has its ``--path-map FROM=TO`` prefix replaced. Answers go back in the
+style of the request's first seed: relative to the first music dir that holds the track
+(a track outside every music dir is never answered: the player could not queue it), or
+absolute with the mapped prefix put back.
 
 The choice follows bliss-mixer's: candidates by distance to the nearest seed; seeds,
 ``previous`` and copies of either (within the duplicates distance) never chosen;
@@ -90,16 +92,19 @@ class PathMap:
                 return path
         return None
 
-    def to_player(self, path: str) -> str:
-        """A stored path as the player names it: relative to the first music dir holding it, else
-        with a mapped prefix put back, else as stored."""
+    def to_player(self, path: str, absolute: bool) -> str | None:
+        """A stored path as the player names it, in the style its request used: ``absolute`` with a
+        mapped prefix put back (else as stored); relative to the first music dir holding it. None
+        for a track the player cannot name that way (it could not queue it)."""
+        if absolute:
+            for source, target in self.prefixes:
+                if path == target or path.startswith(target.rstrip("/") + "/"):
+                    return source.rstrip("/") + path[len(target.rstrip("/")) :]
+            return None if self.prefixes else path  # with a mapping, others are not the player's
         for d in self.music_dirs:
             if path.startswith(d.rstrip("/") + "/"):
                 return path[len(d.rstrip("/")) + 1 :]
-        for source, target in self.prefixes:
-            if path == target or path.startswith(target.rstrip("/") + "/"):
-                return source.rstrip("/") + path[len(target.rstrip("/")) :]
-        return path
+        return None
 
 
 @dataclass(frozen=True)
@@ -180,9 +185,16 @@ def _genre_refused(genres: frozenset[str], acceptable: frozenset[str], grouped: 
 
 
 def choose(
-    snap: Snapshot, req: MixRequest, seeds: Sequence[int], previous: Sequence[int], byartist: bool = False
+    snap: Snapshot,
+    req: MixRequest,
+    seeds: Sequence[int],
+    previous: Sequence[int],
+    byartist: bool = False,
+    paths: PathMap | None = None,
+    absolute: bool = True,
 ) -> list[int]:
-    """Rows of ``snap`` for a mix (or a list, one seed): nearest to any seed first, filtered."""
+    """Rows of ``snap`` for a mix (or a list, one seed): nearest to any seed first, filtered;
+    with ``paths``, only tracks the player can name (``PathMap.to_player``)."""
     emb = snap.embedded
     dist = np.min(np.stack([np.linalg.norm(emb - emb[s], axis=1) for s in seeds]), axis=0)
     order = np.argsort(dist, kind="stable")
@@ -202,7 +214,7 @@ def choose(
     for j in order.tolist():
         if len(chosen) >= want:
             break
-        if j in blocked:
+        if j in blocked or (paths is not None and paths.to_player(snap.features.paths[j], absolute) is None):
             continue
         d = snap.durations[j]
         if (req.min_s and not d >= req.min_s) or (req.max_s and not d <= req.max_s):
@@ -243,8 +255,9 @@ def answer(snap: Snapshot, paths: PathMap, body: dict[str, Any], single: bool) -
         return ""  # bliss-mixer: an unknown seed gives an empty list
     previous = _rows(snap, paths, req.previous)
     byartist = single and bool(int_field(body.get("byartist"), "byartist", 0, 0, 1))
-    chosen = choose(snap, req, seeds, previous, byartist=byartist)
-    return "".join(paths.to_player(snap.features.paths[j]) + "\n" for j in chosen)
+    absolute = os.path.isabs(req.seeds[0])  # answer in the style the player asked in
+    chosen = choose(snap, req, seeds, previous, byartist=byartist, paths=paths, absolute=absolute)
+    return "".join(f"{paths.to_player(snap.features.paths[j], absolute)}\n" for j in chosen)
 
 
 def _rows(snap: Snapshot, paths: PathMap, given: Sequence[str]) -> list[int]:

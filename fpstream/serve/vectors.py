@@ -14,6 +14,7 @@ file's inode, for a file replaced by another) — microseconds — and
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -133,11 +134,11 @@ class Snapshot(Library):
         return self._index(path)
 
     def search(self, text: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """Rows whose path or tags contain every word of ``text`` (case-insensitive), by path.
-
-        Returns the number of matches and the ``limit`` rows from ``offset``.
+        """Rows whose path or tags contain every word of ``text`` (case-insensitive; ``"a b"`` in
+        double quotes is one phrase), by path. Returns the number of matches and the ``limit`` rows
+        from ``offset``.
         """
-        words = text.lower().split()
+        words = [a or b for a, b in re.findall(r'"([^"]+)"|(\S+)', text.lower())]
         hay = self.search_text
         hits = [i for i, h in enumerate(hay) if all(w in h for w in words)] if words else range(len(hay))
         page = [self.rows[self.all_paths[i]] for i in hits[offset : offset + limit]]
