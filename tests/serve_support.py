@@ -133,7 +133,8 @@ def start_service(
     log = workdir / f"serve-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FPSTREAM_")}
     # no broker answers here unless the caller's env points at one
-    full_env.update(PYTHONPATH=str(ROOT), FPSTREAM_BROKER=f"ipc://{workdir}/no-broker", **(env or {}))
+    full_env.update(PYTHONPATH=str(ROOT), FPSTREAM_BROKER=f"ipc://{workdir}/no-broker")
+    full_env.update(env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
