@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from store.library import TAG_COLUMNS as LIBRARY_TAG_COLUMNS
 from store.readonly import TABLE
 
 #: Columns every row has (schema v1 on).
@@ -26,17 +27,8 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     "channels",
     "fingerprint_version",
 )
-#: Tag columns (CONTRACTS.md, branch ``lib``): read when the table has them, None otherwise.
-TAG_COLUMNS: tuple[str, ...] = (
-    "title",
-    "artist",
-    "album_artist",
-    "album",
-    "track_number",
-    "disc_number",
-    "date",
-    "genre",
-)
+#: Tag columns: read when the table has them (store.library.TAG_COLUMNS), None otherwise.
+TAG_COLUMNS = LIBRARY_TAG_COLUMNS
 
 
 def data_version(conn: sqlite3.Connection) -> int:

@@ -15,20 +15,20 @@ style of the request's first seed: relative to the first music dir that holds th
 (a track outside every music dir is never answered: the player could not queue it), or
 absolute with the mapped prefix put back.
 
-The choice follows bliss-mixer's: candidates by distance to the nearest seed; seeds,
-``previous`` and copies of either (within the duplicates distance) never chosen;
-``min``/``max`` duration (seconds, 0 = off), ``maxbpmdiff`` (against the seeds' tempo
-range, 0 = off), ``filtergenre`` (``genregroups``: a candidate must share a group
-with the seed; a track without genre is kept), ``filterxmas`` (no *Christmas*
+The choice follows bliss-mixer's, through ``fpstream.steering`` (the filters every
+fpstream playlist uses): candidates by distance to the nearest seed; seeds, ``previous``
+and copies of any of them or of a chosen track (within the duplicates distance) never
+chosen; ``min``/``max`` duration (seconds, 0 = off), ``maxbpmdiff`` (within N BPM of the
+nearest seed's tempo, 0 = off), ``filtergenre`` (``genregroups``: a candidate must share a
+group with the seed; a track without genre is kept), ``filterxmas`` (no *Christmas*
 genre, except in December) are hard filters; ``norepart``/``norepalb`` (no artist /
-album twice within N tracks, counting ``previous``) are soft: relaxed, nearest
-first, when too few tracks pass. ``shuffle``: the ``2 × count`` nearest shuffled.
+album twice within N tracks, counting ``previous``) are soft (``steering.Spacing``: the
+windows shrink when no candidate fits). ``shuffle``: the ``2 × count`` nearest shuffled.
 Genres, artists and albums come from tags when the library has them, else folders.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 from collections.abc import Sequence
@@ -39,7 +39,8 @@ import numpy as np
 
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE
 from fpstream.serve.security import BadRequest, int_field, str_list
-from fpstream.serve.vectors import Snapshot, genres_of
+from fpstream.serve.vectors import Snapshot
+from fpstream.steering import Spacing, Steering, admissible
 from store.library import LibraryError
 
 MIN_COUNT, MAX_COUNT = 1, 50  # bliss-mixer clamps count to this range
@@ -150,9 +151,9 @@ class MixRequest:
                 body.get("maxbpmdiff", body.get("maxbmpdiff")), "maxbpmdiff", 0, 0, 1000
             ),  # API.md's table spells it maxbmpdiff, its example and the plugin maxbpmdiff
             filtergenre=bool(int_field(body.get("filtergenre"), "filtergenre", 0, 0, 1)),
-            genregroups=tuple(frozenset(x.lower() for x in g) for g in groups),
+            genregroups=tuple(frozenset(x.casefold() for x in g) for g in groups),
             allgenres=bool(int_field(body.get("allgenres"), "allgenres", 0, 0, 1)),
-            filterxmas=xmas and dt.date.today().month != 12,  # bliss-mixer: Christmas music in December
+            filterxmas=xmas,  # fpstream.steering lets Christmas music through in December, as bliss-mixer
             norepart=int_field(body.get("norepart"), "norepart", 0, 0, 1000),
             norepalb=int_field(body.get("norepalb"), "norepalb", 0, 0, 1000),
             shuffle=bool(int_field(body.get("shuffle"), "shuffle", 0, 0, 1)),
@@ -184,6 +185,22 @@ def _genre_refused(genres: frozenset[str], acceptable: frozenset[str], grouped: 
     return not genres & acceptable
 
 
+def steering_of(req: MixRequest, previous: Sequence[str]) -> Steering:
+    """The request's filters as an ``fpstream.steering.Steering`` (0 = off, as the mixers read it).
+
+    Genre groups are not a plain allow-list (a track without genre passes), so they are applied
+    beside it (:func:`_genre_refused`)."""
+    return Steering(
+        no_repeat_artist=req.norepart,
+        no_repeat_album=req.norepalb,
+        min_duration_s=req.min_s or None,
+        max_duration_s=req.max_s or None,
+        max_bpm_diff=req.maxbpmdiff or None,
+        exclude_christmas=req.filterxmas,
+        previous=tuple(previous),
+    )
+
+
 def choose(
     snap: Snapshot,
     req: MixRequest,
@@ -193,54 +210,44 @@ def choose(
     paths: PathMap | None = None,
     absolute: bool = True,
 ) -> list[int]:
-    """Rows of ``snap`` for a mix (or a list, one seed): nearest to any seed first, filtered;
-    with ``paths``, only tracks the player can name (``PathMap.to_player``)."""
+    """Rows of ``snap`` for a mix (or a list, one seed): nearest to any seed first, filtered by
+    ``fpstream.steering`` (hard filters, then soft no-repeat spacing); with ``paths``, only
+    tracks the player can name (``PathMap.to_player``)."""
+    cat = snap.catalogue
     emb = snap.embedded
+    steering = steering_of(req, [snap.features.paths[p] for p in previous])
+    ok = admissible(cat, steering, seeds)
     dist = np.min(np.stack([np.linalg.norm(emb - emb[s], axis=1) for s in seeds]), axis=0)
-    order = np.argsort(dist, kind="stable")
-    blocked = set(seeds) | set(previous)
-    anchors = emb[list(blocked)]
-    seed_genres = frozenset().union(*(snap.genres[s] for s in seeds))
-    acceptable = _acceptable_genres(req, seed_genres)
+    dist[~ok] = np.inf
+    order = np.argsort(dist, kind="stable")[: int(np.count_nonzero(ok))]
+    acceptable = _acceptable_genres(req, frozenset().union(*(cat.genres[s] for s in seeds)))
     grouped = frozenset().union(*req.genregroups) if req.genregroups else frozenset()
-    tempos = snap.tempos[list(seeds)]
-    lo, hi = float(tempos.min()), float(tempos.max())
-    seed_artists = {snap.artist_keys[s] for s in seeds}
-    recent_artists = [snap.artist_keys[p] for p in previous]
-    recent_albums = [snap.album_keys[p] for p in previous]
-    chosen: list[int] = []
-    relaxed: list[int] = []  # refused only by norepart/norepalb, nearest first
+    seed_artists = {cat.artists[s] for s in seeds}
+    anchors = emb[[*seeds, *previous]]
     want = req.count * (2 if req.shuffle else 1)
+    spacing = Spacing(cat, steering)
+    candidates: list[int] = []  # passing every hard filter, nearest first; enough for the spacing
     for j in order.tolist():
-        if len(chosen) >= want:
+        if len(candidates) >= want + max(req.norepart, req.norepalb) * 4 + 50:
             break
-        if j in blocked or (paths is not None and paths.to_player(snap.features.paths[j], absolute) is None):
+        if paths is not None and paths.to_player(snap.features.paths[j], absolute) is None:
             continue
-        d = snap.durations[j]
-        if (req.min_s and not d >= req.min_s) or (req.max_s and not d <= req.max_s):
+        if acceptable is not None and _genre_refused(cat.genres[j], acceptable, grouped):
             continue
-        if req.maxbpmdiff and (snap.tempos[j] < lo - req.maxbpmdiff or snap.tempos[j] > hi + req.maxbpmdiff):
+        if byartist and cat.artists[j] not in seed_artists:
             continue
-        if acceptable is not None and _genre_refused(snap.genres[j], acceptable, grouped):
-            continue
-        if req.filterxmas and CHRISTMAS in snap.genres[j]:
-            continue
-        if byartist and snap.artist_keys[j] not in seed_artists:
-            continue
-        # a copy of a seed, of the queue or of a chosen track (same recording, other file)
+        # a copy of a seed or of the queue (the same recording in another file)
         if np.min(np.linalg.norm(anchors - emb[j], axis=1)) <= DEFAULT_MAX_DISTANCE:
             continue
-        artists = recent_artists + [snap.artist_keys[c] for c in chosen]
-        albums = recent_albums + [snap.album_keys[c] for c in chosen]
-        if (req.norepart and snap.artist_keys[j] in artists[-req.norepart :]) or (
-            req.norepalb and snap.album_keys[j] in albums[-req.norepalb :]
-        ):
-            relaxed.append(j)
-            continue
+        candidates.append(j)
+    chosen: list[int] = []
+    while len(chosen) < want and candidates:
+        j = spacing.choose(chosen, candidates) if spacing.active else candidates[0]
+        assert j is not None
+        candidates.remove(j)
+        if chosen and np.min(np.linalg.norm(emb[chosen] - emb[j], axis=1)) <= DEFAULT_MAX_DISTANCE:
+            continue  # a copy of a track already chosen
         chosen.append(j)
-        anchors = np.vstack([anchors, emb[j]])
-    while len(chosen) < want and relaxed:  # too few: the nearest refused for repeating
-        chosen.append(relaxed.pop(0))
     chosen.sort(key=lambda j: dist[j])
     if req.shuffle:
         random.shuffle(chosen)
@@ -276,4 +283,4 @@ def _rows(snap: Snapshot, paths: PathMap, given: Sequence[str]) -> list[int]:
     return rows
 
 
-__all__ = ["PathMap", "MixRequest", "answer", "choose", "genres_of"]
+__all__ = ["PathMap", "MixRequest", "answer", "choose"]

@@ -11,21 +11,23 @@ import asyncio
 import io
 import time
 from collections.abc import Callable
-from contextlib import closing
-from dataclasses import asdict
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from base.fields import FINGERPRINT_VERSION
 from base.status import query_status
 from fpstream import __version__
+from fpstream.cli_playlist import COLUMNS as PLAYLIST_COLUMNS
+from fpstream.cli_playlist import write_m3u
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE
 from fpstream.serve import fingerprint, media, mixer
 from fpstream.serve.security import BadRequest, json_body, query_int, query_str
 from fpstream.serve.state import STATE, State
 from fpstream.serve.vectors import Snapshot, display_name
 from fpstream.show import percentile_columns
-from store.library import LibraryError, connect, get_row
+from fpstream.steering import Steering
+from store.library import LibraryError
 
 T = TypeVar("T")
 MAX_K = 500  # neighbours, playlist tracks
@@ -85,10 +87,9 @@ async def search(request: web.Request) -> web.Response:
 
 
 def _track_record(snap: Snapshot, path: str) -> dict[str, Any]:
-    key = snap.key(path)
-    with closing(connect(snap.path)) as conn:
-        row = get_row(conn, key)
-    matrix = snap.features.matrix if key in snap.rows and snap.features.paths else None
+    row = snap.row(path)  # every stored column, from the file (as `fpstream show`)
+    current = row["status"] == "done" and row["fingerprint_version"] == FINGERPRINT_VERSION
+    matrix = snap.features.matrix if current else None
     return {**row, **percentile_columns(row, matrix), "display_name": display_name(row)}
 
 
@@ -97,39 +98,58 @@ async def track(request: web.Request) -> web.Response:
     return _json(await in_pool(_track_record, snap, query_str(request, "path")))
 
 
+def _similar(snap: Snapshot, path: str, k: int) -> list[dict[str, Any]]:
+    found = snap.similar(path, k, Steering(min_duration_s=None))  # as `fpstream similar`
+    return [{"rank": r, "distance": d, "path": t.path} for r, (t, d) in enumerate(found, start=1)]
+
+
 async def similar(request: web.Request) -> web.Response:
     snap = state(request).live.snapshot
     path = query_str(request, "path")
     k = query_int(request, "k", 10, 1, MAX_K)
-    found = await in_pool(snap.similar, path, k)
-    return _json([asdict(n) for n in found])
+    return _json(await in_pool(_similar, snap, path, k))
 
 
-def _playlist(snap: Snapshot, seed: str, n: int, to: str | None) -> list[dict[str, Any]]:
-    entries = snap.playlist(seed, n=n, to=to)
-    keys = ("position", "step", "to_target", "duration_s", "path")
-    if to is None:
-        keys = tuple(k for k in keys if k != "to_target")
-    return [{k: getattr(e, k) for k in keys} for e in entries]
+def _steering(request: web.Request) -> Steering:
+    """The playlist options of `fpstream playlist`, with its defaults (min_duration 30 s)."""
+    raw_min = request.query.get("min_duration", "30")
+    raw_max = request.query.get("max_duration")
+    try:
+        min_s = float(raw_min)
+        max_s = None if raw_max in (None, "") else float(raw_max)
+        return Steering(
+            no_repeat_artist=query_int(request, "no_repeat_artist", 0, 0, 1000),
+            no_repeat_album=query_int(request, "no_repeat_album", 0, 0, 1000),
+            min_duration_s=min_s or None,
+            max_duration_s=max_s,
+            exclude=tuple(request.query.getall("exclude", []))[:MAX_PAGE],
+        )
+    except ValueError as exc:
+        raise BadRequest(f"playlist options: {exc}") from None
+
+
+def _playlist(snap: Snapshot, seeds: list[str], n: int, to: str | None, steering: Steering) -> list:
+    return snap.playlist_entries(seeds, n, to=to, steering=steering)
 
 
 async def playlist(request: web.Request) -> web.StreamResponse:
     snap = state(request).live.snapshot
-    seed = query_str(request, "seed")
+    seeds = request.query.getall("seed", [])
+    if not seeds or not all(seeds):
+        raise BadRequest("the query parameter seed is required (repeat it for several seeds)")
+    if len(seeds) > 50:
+        raise BadRequest("at most 50 seeds")
     to = query_str(request, "to", required=False) or None
     n = query_int(request, "n", 20, 2 if to else 1, MAX_K)
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "m3u"):
         raise BadRequest("format must be json or m3u")
-    records = await in_pool(_playlist, snap, seed, n, to)
+    entries = await in_pool(_playlist, snap, seeds, n, to, _steering(request))
     if fmt == "json":
-        return _json(records)
+        columns = PLAYLIST_COLUMNS if to else tuple(c for c in PLAYLIST_COLUMNS if c != "to_target")
+        return _json([{c: getattr(e, c) for c in columns} for e in entries])
     out = io.StringIO()
-    out.write("#EXTM3U\n")
-    for r in records:
-        seconds = -1 if r["duration_s"] is None else round(r["duration_s"])
-        title = display_name(snap.rows.get(r["path"], {"path": r["path"]})).replace("\n", " ")
-        out.write(f"#EXTINF:{seconds},{title}\n{r['path']}\n")
+    write_m3u(entries, out)  # the M3U of `fpstream playlist --format m3u`
     return web.Response(
         text=out.getvalue(),
         content_type="audio/x-mpegurl",

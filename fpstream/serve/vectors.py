@@ -2,8 +2,9 @@
 
 A :class:`Snapshot` is a :class:`fpstream.api.Library` whose rows are read once:
 the 25 values (``store.library.load_features``), every row's details and tags
-(``store.catalog``), lower-cased search text, and the artist/album keys of
-CONTRACTS.md. Queries then touch no disk, so the numbers are exactly the CLI's.
+(``store.catalog``), lower-cased search text, and the steering catalogue
+(``fpstream.steering``). The vectors and the choice of tracks then come from memory
+(only the few rows answered are read back), so the numbers are the CLI's.
 
 :class:`LiveLibrary` keeps the current snapshot and one read-only connection;
 :meth:`LiveLibrary.changed` asks SQLite's ``PRAGMA data_version`` (and the
@@ -24,10 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from audio.paths import stored_path
-from base.fields import FEATURES, FINGERPRINT_VERSION
+from base.fields import FINGERPRINT_VERSION
 from fpstream.api import Library
 from store.catalog import data_version, load_details, watch_connection
 from store.library import LibraryError, connect, load_features, not_current_version
@@ -35,37 +34,8 @@ from store.library import LibraryError, connect, load_features, not_current_vers
 #: A changed library is read again at most every RELOAD_FACTOR x its last load time.
 RELOAD_FACTOR = 4.0
 
-#: Characters that separate several genres in one tag (``Rock; Pop``, ``Rock/Pop``).
-GENRE_SEPARATORS = (";", "/", ",", "\x00", "|")
-
-
-_NO_GENRES: frozenset[str] = frozenset()
-
-
-def genres_of(tag: str | None) -> frozenset[str]:
-    """The genres of a genre tag, lower-cased (several may share one tag, see GENRE_SEPARATORS)."""
-    if not tag:
-        return _NO_GENRES
-    text = tag
-    for sep in GENRE_SEPARATORS[1:]:
-        text = text.replace(sep, GENRE_SEPARATORS[0])
-    return frozenset(g.strip().lower() for g in text.split(GENRE_SEPARATORS[0]) if g.strip())
-
-
-def album_key(row: dict[str, Any]) -> str:
-    """CONTRACTS.md: (album_artist or artist, album) when album is set, else the parent folder."""
-    if row.get("album"):
-        return f"{row.get('album_artist') or row.get('artist') or ''}\x1f{row['album']}"
-    return row["path"].rpartition("/")[0]  # str.rpartition: 4x os.path.dirname on 100 000 rows
-
-
-def artist_key(row: dict[str, Any]) -> str:
-    """CONTRACTS.md: album_artist or artist when set, else the grandparent folder."""
-    return row.get("album_artist") or row.get("artist") or row["path"].rpartition("/")[0].rpartition("/")[0]
-
-
 def display_name(row: dict[str, Any]) -> str:
-    """``Artist - Title`` from tags, else the file name without its extension."""
+    """``Artist - Title`` from tags, else the file name without its extension (``Track.display_name``)."""
     if row.get("title"):
         artist = row.get("artist") or row.get("album_artist")
         return f"{artist} - {row['title']}" if artist else str(row["title"])
@@ -94,16 +64,8 @@ class Snapshot(Library):
             ).lower()
             for r in details
         ]
-        paths = features.paths
-        self.durations = np.array(
-            [self.rows[p]["duration_s"] if self.rows[p]["duration_s"] is not None else np.nan for p in paths]
-        )
-        self.tempos = features.matrix[:, FEATURES.index("tempo_bpm")] if paths else np.empty(0)
-        self.artist_keys = [artist_key(self.rows[p]) for p in paths]
-        self.album_keys = [album_key(self.rows[p]) for p in paths]
-        self.genres = [genres_of(self.rows[p]["genre"]) for p in paths]
-        if paths:
-            _ = self.embedded  # scale now, in the loader's thread, not in the first request
+        if features.paths:
+            _ = self.embedded, self.catalogue  # scale and read the steering listing now, not in a request
         self.load_s = time.monotonic() - started
 
     # ------------------------------------------------------------ Library, from memory
@@ -121,7 +83,7 @@ class Snapshot(Library):
         """The stored key of ``path`` as typed (made absolute as ingest does)."""
         return stored_path(os.path.expanduser(path))
 
-    def row(self, path: str) -> dict[str, Any]:
+    def detail(self, path: str) -> dict[str, Any]:
         """The in-memory details of ``path``; :class:`LibraryError` if it is not a row."""
         found = self.rows.get(self.key(path))
         if found is None:
@@ -129,7 +91,7 @@ class Snapshot(Library):
         return found
 
     def _index(self, path: str) -> int:
-        row = self.row(path)
+        row = self.detail(path)
         if row["status"] != "done":
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
