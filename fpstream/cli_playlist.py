@@ -7,11 +7,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fpstream.cli_args import UserError, database, db_option, format_option, formatter, positive_int, weights
-from fpstream.steering import Steering
 from fpstream.thresholds import DEFAULT_MAX_DISTANCE
+
+if TYPE_CHECKING:  # the parser is built without numpy (tests/test_cli_startup.py); steering needs it
+    from fpstream.steering import Steering
 
 COLUMNS = ("position", "step", "to_target", "duration_s", "path")
 
@@ -129,6 +131,8 @@ def seconds(text: str) -> float:
 
 def steering_of(args: argparse.Namespace) -> Steering:
     """The :class:`~fpstream.steering.Steering` the options ask for."""
+    from fpstream.steering import Steering
+
     try:
         return Steering(
             no_repeat_artist=args.no_repeat_artist,

@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from fpstream.steering import Steering
 
     library = Library(database(args), weights=args.weights)
-    # Every analysed track, short ones too, as `similar` always listed (playlists leave out < 30 s).
-    neighbours = library.similar(args.path, args.k, Steering(min_duration_s=None))
+    # every analysed track, as `similar` always listed (the steering default leaves out those under 30 s)
+    neighbours = library.similar(args.path, args.k, steering=Steering(min_duration_s=None))
     if library.features.stale:
         print(
             f"{PROG} similar: note: {library.features.stale:,} tracks with another fingerprint version were "
@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if not neighbours:
         print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
     records = [
-        {"rank": rank, "distance": distance, "path": track.path}
-        for rank, (track, distance) in enumerate(neighbours, start=1)
+        {"rank": rank, "distance": d, "path": t.path} for rank, (t, d) in enumerate(neighbours, start=1)
     ]
     width = len(str(len(records)))
 
