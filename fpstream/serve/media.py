@@ -113,14 +113,17 @@ async def send_file(request: web.Request, real: str, st: os.stat_result) -> web.
         await response.write_eof()
         return response
     loop = asyncio.get_running_loop()
-    with open(real, "rb") as f:
-        f.seek(start)
-        left = length
-        while left > 0:
-            block = await loop.run_in_executor(None, f.read, min(CHUNK, left))
-            if not block:
-                break  # the file shrank while being sent: the client sees a short body
-            await response.write(block)
-            left -= len(block)
-    await response.write_eof()
+    try:
+        with open(real, "rb") as f:
+            f.seek(start)
+            left = length
+            while left > 0:
+                block = await loop.run_in_executor(None, f.read, min(CHUNK, left))
+                if not block:
+                    break  # the file shrank while being sent: the client sees a short body
+                await response.write(block)
+                left -= len(block)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the browser let go (a seek, another track): nothing to answer any more
     return response

@@ -223,10 +223,12 @@ def choose(
     acceptable = _acceptable_genres(req, frozenset().union(*(cat.genres[s] for s in seeds)))
     grouped = frozenset().union(*req.genregroups) if req.genregroups else frozenset()
     seed_artists = {cat.artists[s] for s in seeds}
-    anchors = emb[[*seeds, *previous]]
+    anchors = [emb[r] for r in (*seeds, *previous)]
     want = req.count * (2 if req.shuffle else 1)
     spacing = Spacing(cat, steering)
-    candidates: list[int] = []  # passing every hard filter, nearest first; enough for the spacing
+    # Candidates passing every hard filter, nearest first, one per recording (a copy of a seed, of
+    # the queue or of a nearer candidate is skipped); enough of them for the spacing to choose from.
+    candidates: list[int] = []
     for j in order.tolist():
         if len(candidates) >= want + max(req.norepart, req.norepalb) * 4 + 50:
             break
@@ -236,17 +238,15 @@ def choose(
             continue
         if byartist and cat.artists[j] not in seed_artists:
             continue
-        # a copy of a seed or of the queue (the same recording in another file)
-        if np.min(np.linalg.norm(anchors - emb[j], axis=1)) <= DEFAULT_MAX_DISTANCE:
+        if np.min(np.linalg.norm(np.asarray(anchors) - emb[j], axis=1)) <= DEFAULT_MAX_DISTANCE:
             continue
         candidates.append(j)
+        anchors.append(emb[j])
     chosen: list[int] = []
     while len(chosen) < want and candidates:
         j = spacing.choose(chosen, candidates) if spacing.active else candidates[0]
         assert j is not None
         candidates.remove(j)
-        if chosen and np.min(np.linalg.norm(emb[chosen] - emb[j], axis=1)) <= DEFAULT_MAX_DISTANCE:
-            continue  # a copy of a track already chosen
         chosen.append(j)
     chosen.sort(key=lambda j: dist[j])
     if req.shuffle:
