@@ -85,7 +85,7 @@ def test_web_app(tmp_path: Path) -> None:
         q = driver.find_element(By.ID, "q")
         q.clear()
         q.send_keys("\"song 8\"")
-        wait.until(lambda d: d.find_element(By.ID, "count").text == "1 tracks")
+        wait.until(lambda d: d.find_element(By.ID, "count").text == "1 track")
         driver.find_element(By.CSS_SELECTOR, "#results li").click()
         wait.until(lambda d: d.find_element(By.ID, "track-title").text == "Band 2 - Song 8")
         driver.find_element(By.ID, "set-b").click()

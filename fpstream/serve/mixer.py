@@ -248,7 +248,7 @@ def choose(
         assert j is not None
         candidates.remove(j)
         chosen.append(j)
-    chosen.sort(key=lambda j: dist[j])
+    # kept in the order chosen (nearest first, as the spacing allows): the player queues it as given
     if req.shuffle:
         random.shuffle(chosen)
     return chosen[: req.count]

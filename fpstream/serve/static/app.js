@@ -34,7 +34,7 @@ function item(text, onclick, extra) {
 }
 
 function baseName(path) {
-  return path.split("/").pop();
+  return path.split("/").slice(-3).join("/"); // the file and its two folders (album, artist)
 }
 
 function clock(seconds) {
@@ -62,7 +62,7 @@ async function runSearch(append) {
   }
   state.total = body.total;
   state.offset += body.tracks.length;
-  $("count").textContent = `${body.total.toLocaleString()} tracks`;
+  $("count").textContent = `${body.total.toLocaleString()} ${body.total === 1 ? "track" : "tracks"}`;
   $("more").hidden = state.offset >= body.total;
 }
 
