@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from fpstream.similarity import synthetic_library
 from tests.cli_support import ROOT, create_db, done_row
+from tests.test_multihost import namespaces_unavailable
 
 SERVER, CLIENT = "10.214.0.1", "10.214.0.2"
 PORT = 18731
@@ -38,8 +38,9 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def namespaces():
-    if shutil.which("ip") is None:
-        pytest.fail("iproute2 (`ip`) is needed (.ci/run installs it)")
+    reason = namespaces_unavailable()  # as the multi-host test: root with CAP_NET_ADMIN (CI has it)
+    if reason:
+        pytest.skip(reason)
     tag = f"fpsv{os.getpid()}"
     a, b = f"{tag}a", f"{tag}b"
     try:
