@@ -416,7 +416,7 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     conn.commit()
     create_schema(conn)  # what the sink's migrate does, for a plain connection
     columns = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]
-    assert columns == list(COLUMNS) and columns[-2:] == ["warning", "derived_from"]
+    assert columns == list(COLUMNS) and columns[-1] == "warning"
     assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None)
     ]
