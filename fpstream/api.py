@@ -66,6 +66,13 @@ class Track:
     analyzed_at: str | None
     fingerprint_version: int | None
     warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
+    content_id: str | None = None  # what a moved or re-tagged file keeps (docs/cue-and-moves.md)
+    missing_since: str | None = None  # a run found the file gone then (left out of queries)
+    cue_track: int | None = None  # a track of a CUE sheet: path is "<image>#<NN>"
+    cue_start: int | None = None  # its span of the image, frames
+    cue_end: int | None = None
+    cue_title: str | None = None
+    cue_performer: str | None = None
     features: dict[str, float] | None = None
 
     @classmethod
@@ -80,7 +87,8 @@ class Track:
     @property
     def format(self) -> str:
         """The file's format as its name says it (``FLAC``, ``OGG``, ``WAV``…; ``?`` without one)."""
-        return Path(self.path).suffix.lstrip(".").upper() or "?"
+        path = self.path.rsplit("#", 1)[0] if self.cue_track is not None else self.path
+        return Path(path).suffix.lstrip(".").upper() or "?"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +194,11 @@ class Library:
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
             raise LibraryError(not_current_version(row["path"]))
+        if row.get("missing_since"):
+            raise LibraryError(
+                f"{row['path']} is missing since {row['missing_since']}: its file is gone "
+                "(moved files keep their fingerprint once a run meets them at their new path)"
+            )
         return self.features.index_of(row["path"])
 
     def _details(self) -> dict[str, tuple[Any, ...]]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections import Counter
 from contextlib import closing
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ from threadpoolctl import threadpool_limits
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
+from store.library import has_column
 
 HIST_BINS = 40
 QUANTILE_POINTS = 1025
@@ -132,12 +134,14 @@ def _quantize_axis(x: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def file_format(path: str) -> str:
-    """The format as the file name says it: ``FLAC``, ``OGG``… (``?`` without an extension)."""
+    """The format as the file name says it: ``FLAC``, ``OGG``… (``?`` without an extension);
+    a CUE sheet's track (``<image>#<NN>``) has its image's."""
+    path = re.sub(r"#\d{2,}$", "", path)
     return os.path.splitext(path)[1].lstrip(".").upper() or "?"
 
 
 def summary(lib: Library) -> dict[str, Any]:
-    """At-a-glance counts from every stored row (done and failed)."""
+    """At-a-glance counts from every stored row (done and failed) whose file is not missing."""
     done = failed = 0
     duration = 0.0
     formats: Counter[str] = Counter()
@@ -148,8 +152,9 @@ def summary(lib: Library) -> dict[str, Any]:
     with closing(lib._connect()) as conn:
         cursor = conn.cursor()
         cursor.row_factory = None
+        present = "WHERE missing_since IS NULL" if has_column(conn, "missing_since") else ""
         for path, status, error, dur, rate, ch in cursor.execute(
-            "SELECT path, status, error, duration_s, sample_rate, channels FROM tracks"
+            f"SELECT path, status, error, duration_s, sample_rate, channels FROM tracks {present}"
         ):
             formats[file_format(path)] += 1
             if status == "done":

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, META_COLUMNS, TRACK_COLUMNS
 from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
@@ -40,6 +40,17 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v4 (branch cue; v3 is the tag columns): content identity, missing files, CUE sheet tracks
+    4: (
+        "ALTER TABLE tracks ADD COLUMN content_id TEXT",
+        "ALTER TABLE tracks ADD COLUMN missing_since TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_track INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_start INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_end INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_title TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_performer TEXT",
+        "CREATE INDEX tracks_content ON tracks (content_id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -79,6 +90,8 @@ async def migrate(db: aiosqlite.Connection) -> int:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         await db.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -102,6 +115,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -113,10 +128,78 @@ def create_schema(conn: sqlite3.Connection) -> None:
             raise
 
 
+_CUE_TRACK = COLUMNS.index("cue_track")
+
+
 async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write rows (as made by done_row/failed_row) in one transaction."""
+    """Write rows (as made by done_row/failed_row) in one transaction.
+
+    A track of a CUE sheet replaces the row of its image as one file (stored before the
+    sheet was there): the image is not also a track."""
     await db.executemany(UPSERT, rows)
+    images = {(cue_image(row[0]),) for row in rows if row[_CUE_TRACK] is not None}
+    if images:
+        await db.executemany("DELETE FROM tracks WHERE path = ?", sorted(images))
     await db.commit()
+
+
+def cue_key(image: str, number: int) -> str:
+    """The row key of track ``number`` of the CUE sheet of ``image``: ``<image>#<NN>``."""
+    return f"{image}#{number:02d}"
+
+
+def cue_image(key: str) -> str:
+    """The image path of a cue track's row key (:func:`cue_key`)."""
+    return key.rsplit("#", 1)[0]
+
+
+_UPDATE = (
+    "UPDATE tracks SET path = ?, size = ?, mtime_ns = ?, missing_since = NULL, "
+    + ", ".join(f"{c} = ?" for c in META_COLUMNS)
+    + " WHERE path = ?"
+)
+
+
+async def apply_update(db: aiosqlite.Connection, ref: TrackRef, old_path: str) -> str | None:
+    """Give the row of ``old_path`` to ``ref`` (a moved file, or new tags on the same audio):
+    new path, size, mtime and meta, values kept. Returns the row's status, or None when there
+    is no row at ``old_path`` (nor one already moved to ``ref.path`` with the same content):
+    the caller then has nothing to keep. One transaction."""
+    meta = [ref.meta.get(c) for c in META_COLUMNS]
+    try:
+        if old_path != ref.path:
+            async with db.execute("SELECT 1 FROM tracks WHERE path = ?", (old_path,)) as cur:
+                if await cur.fetchone() is not None:
+                    # a failed row (or an old one) at the new path gives way to the moved one
+                    await db.execute("DELETE FROM tracks WHERE path = ?", (ref.path,))
+        await db.execute(_UPDATE, (ref.path, _known(ref.size), _known(ref.mtime_ns), *meta, old_path))
+        async with db.execute(
+            "SELECT status, content_id FROM tracks WHERE path = ?", (ref.path,)
+        ) as cur:
+            found = await cur.fetchone()
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    if found is None or found[1] != ref.meta.get("content_id"):
+        return None
+    return str(found[0])
+
+
+async def mark_missing(
+    db: aiosqlite.Connection, missing: Sequence[str], found: Sequence[str], since: str
+) -> None:
+    """Set ``missing_since`` on the rows of ``missing`` (kept if already set), clear it on ``found``."""
+    try:
+        await db.executemany(
+            "UPDATE tracks SET missing_since = COALESCE(missing_since, ?) WHERE path = ?",
+            [(since, p) for p in missing],
+        )
+        await db.executemany("UPDATE tracks SET missing_since = NULL WHERE path = ?", [(p,) for p in found])
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
 
 
 def now_utc() -> str:
@@ -158,7 +241,13 @@ def done_row(
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + tuple(floats) + (warning or None,)
+    return head + tuple(floats) + (warning or None,) + _meta(ref)
+
+
+def _meta(ref: TrackRef) -> tuple[Any, ...]:
+    """``content_id``, ``missing_since`` (NULL: the file was just read) and the cue columns."""
+    content_id, *cue = (ref.meta.get(c) for c in META_COLUMNS)
+    return (content_id, None, *cue)
 
 
 def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
@@ -174,7 +263,7 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None,)
+    return head + (None,) * len(FEATURES) + (None,) + _meta(ref)
 
 
 class Fingerprinted(Protocol):
