@@ -368,7 +368,7 @@ class Ingest:
                 self.progress.skip(failed_before=decision == SKIP_FAILED, path=unit.key)
                 continue
             if identify(unit, path, conn, self.expander, image_id) == KEEP:
-                log.info("%s: same audio as %s, fingerprint kept", describe(unit), unit.keep_from)
+                log.debug("%s: same audio as %s, fingerprint kept", describe(unit), unit.keep_from)
             tracks.append(
                 self.tracker.new(
                     path, unit.key, size, mtime_ns, span=unit.span, meta=unit.meta, keep_from=unit.keep_from

@@ -21,6 +21,7 @@ from base.fields import FEATURES
 from fpstream.api import Library
 from fpstream.show import render
 from tests.stack_harness import Stack, write_audio
+from tests.test_formats import encode
 
 SR = 44_100
 CD = SR // 75  # samples per CD frame at 44.1 kHz
@@ -88,17 +89,29 @@ def test_latin1_sheet_and_malformed_sheets() -> None:
 
 
 def test_content_identity_ignores_tags_not_audio(tmp_path: Path) -> None:
-    """A tag edit (mutagen) keeps the identity of FLAC and Ogg Vorbis; an audio edit changes it."""
-    for suffix in (".flac", ".ogg"):
-        path = write_audio(tmp_path / f"a{suffix}", 3.0, seed=1)
+    """A tag edit (mutagen) keeps the identity in FLAC, Ogg Vorbis, Opus, MP3 and M4A; an audio
+    edit changes it."""
+    pcm = sf.read(write_audio(tmp_path / "src.wav", 3.0, seed=1), dtype="int16")[0]
+    other = sf.read(write_audio(tmp_path / "other.wav", 3.0, seed=2), dtype="int16")[0]
+
+    def make(path: Path, samples: np.ndarray) -> Path:
+        if path.suffix in (".flac", ".ogg"):
+            sf.write(path, samples, SR)
+            return path
+        codec = {".mp3": "mp3", ".m4a": "aac", ".opus": "libopus"}[path.suffix]
+        return encode(path, samples, codec, 128_000)
+
+    for suffix in (".flac", ".ogg", ".opus", ".mp3", ".m4a"):
+        path = make(tmp_path / f"a{suffix}", pcm)
         before, size = content_id(str(path)), path.stat().st_size
-        tagged = mutagen.File(path)
+        tagged = mutagen.File(path, easy=True)
+        if tagged.tags is None:
+            tagged.add_tags()
         tagged["title"] = "A title long enough to move pages " * 20
         tagged.save()
-        assert path.stat().st_size != size  # the file did change
+        assert path.stat().st_size != size, suffix  # the file did change
         assert content_id(str(path)) == before, suffix
-        write_audio(path, 3.0, seed=2)
-        assert content_id(str(path)) != before, suffix
+        assert content_id(str(make(tmp_path / f"b{suffix}", other))) != before, suffix
 
 
 # ---------------------------------------------------------------- the stack
