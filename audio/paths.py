@@ -51,3 +51,12 @@ def row_file_exists(row_path: str) -> bool:
     if _exists(row_path):
         return True
     return bool(_CUE_SUFFIX.search(row_path)) and _exists(_CUE_SUFFIX.sub("", row_path))
+
+
+def format_of(path: str) -> str:
+    """The format as the file name says it: ``FLAC``, ``OGG``, ``M4A``… (``?`` without an extension).
+
+    What people sort and count their library by; the reader that decodes a file is chosen by its
+    content (``audio.sniff``), not by this. A track of a CUE sheet (``<image>#<NN>``) has its
+    image's."""
+    return os.path.splitext(_CUE_SUFFIX.sub("", path))[1].lstrip(".").upper() or "?"

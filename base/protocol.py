@@ -7,7 +7,7 @@ Messages are multipart. The first frame is always a msgpack map with at least
 chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
 interleaved samples, sent and received without copies.
 
-Flows (see DESIGN.md):
+Flows (docs/design.md has the picture and the channels):
 
 - ``chunk``   ingest -> broker -> analyzer: ``[header, pcm]``
 - ``partial`` analyzer -> broker -> sink: ``[header]`` (header carries the partial)

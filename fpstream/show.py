@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from base.durations import clock
 from base.fields import FAMILIES as FIELD_FAMILIES
 from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
 from fpstream.percentiles import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
@@ -116,7 +117,7 @@ def percentile_columns(row: dict[str, Any], library: np.ndarray | None) -> dict[
 def _summary(row: dict[str, Any]) -> str:
     parts = [str(row.get("status"))]
     if row.get("duration_s") is not None:
-        parts.append(_clock(float(row["duration_s"])))
+        parts.append(clock(float(row["duration_s"])))
     if row.get("sample_rate") is not None:
         parts.append(f"{row['sample_rate']} Hz")
     if row.get("channels") is not None:
@@ -130,15 +131,8 @@ def _summary(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _clock(seconds: float) -> str:
-    minutes, sec = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{sec:04.1f}"
-    return f"{minutes}:{sec:04.1f}"
-
-
-def _clock(seconds: float) -> str:
+def _span_clock(seconds: float) -> str:
+    """m:ss.mmm: a cue point to the millisecond."""
     minutes, rest = divmod(seconds, 60.0)
     return f"{int(minutes)}:{rest:06.3f}"
 
@@ -156,8 +150,9 @@ def cue_line(row: dict[str, Any]) -> str:
     )
     start, end, rate = row.get("cue_start") or 0, row.get("cue_end"), row.get("sample_rate")
     if rate:
-        stop = _clock(end / rate) if end is not None else "end"
-        span = f"{_clock(start / rate)}–{stop} of the image (frames {start}–{'' if end is None else end})"
+        stop = _span_clock(end / rate) if end is not None else "end"
+        frames = f"frames {start}–{'' if end is None else end}"
+        span = f"{_span_clock(start / rate)}–{stop} of the image ({frames})"
     else:
         span = f"frames {start}–{'end' if end is None else end} of the image"
     return f"track {row['cue_track']:02d} of the CUE sheet of {image}{': ' + text if text else ''}, {span}"
