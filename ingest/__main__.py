@@ -357,6 +357,19 @@ class Ingest:
                 self.progress.skip(failed_before=True, path=stored, error=str(exc))
                 return []
             return [self.tracker.new(path, stored, -1, -1, error=str(exc))]
+        if not self.expander.folder_has_cue(os.path.dirname(path)):
+            # the common case, decided without opening the file: an unchanged file (or cue image
+            # whose sheet is embedded: changing it changes the file) is skipped by size and mtime
+            decision = self.decide(stored, size, mtime_ns)
+            if decision != ANALYSE:
+                self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
+                return []
+            parts = [] if self.settings.force else self.previous.cue_rows(stored)
+            if parts and all(self.decide(key, size, mtime_ns) == SKIP_DONE for key in parts):
+                self.progress.total += len(parts) - 1
+                for key in parts:
+                    self.progress.skip(failed_before=False, path=key)
+                return []
         units = self.expander.units(path, stored)
         self.progress.total += len(units) - 1  # a cue sheet's tracks count one by one
         tracks, image_id = [], {}

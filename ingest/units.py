@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,8 @@ class Expander:
         self.taken: set[str] = set()  # stored rows given to a unit in this run (never twice)
         self._sheets: OrderedDict[str, bool] = OrderedDict()  # folder -> has a .cue (bounded)
 
-    def _folder_has_cue(self, folder: str) -> bool:
+    def folder_has_cue(self, folder: str) -> bool:
+        """Whether ``folder`` holds a ``.cue`` file (listed once per folder, for the last 256)."""
         if folder not in self._sheets:
             try:
                 self._sheets[folder] = any(n.lower().endswith(".cue") for n in os.listdir(folder))
@@ -81,7 +83,7 @@ class Expander:
 
         A sheet that is there but unusable is logged as a warning and the file is one unit."""
         try:
-            beside = sheet_beside(path) if self._folder_has_cue(os.path.dirname(path)) else None
+            beside = sheet_beside(path) if self.folder_has_cue(os.path.dirname(path)) else None
             if beside is not None:
                 return read_cue(beside)
             return embedded_sheet(path)
@@ -134,7 +136,11 @@ def identify(unit: Unit, path: str, conn: Any, expander: Expander, image_id: dic
     unit.meta["content_id"] = cid
     if conn is None:
         return ANALYSE
-    for candidate in current_rows_with_content(conn, cid):
+    try:
+        candidates = current_rows_with_content(conn, cid)
+    except sqlite3.Error:  # a database the sink has not migrated yet (no content_id column)
+        return ANALYSE
+    for candidate in candidates:
         if candidate in expander.taken:
             continue
         if candidate == unit.key or not row_file_exists(candidate):
@@ -149,7 +155,11 @@ def meta_changed(unit: Unit, conn: Any) -> bool:
     (the sheet was edited, the image was not)."""
     if unit.span is None or conn is None:
         return False
-    stored = stored_meta(conn, unit.key) or {}
+    try:
+        stored = stored_meta(conn, unit.key) or {}
+    except sqlite3.Error:
+        return True  # cannot tell: analyse
+
     return any(stored.get(k) != v for k, v in unit.meta.items() if k != "content_id")
 
 

@@ -55,9 +55,21 @@ def current_rows_with_content(conn: sqlite3.Connection, content_id: str) -> list
 
 
 def rows_under(conn: sqlite3.Connection, folder: str) -> list[tuple[str, str | None]]:
-    """``(path, missing_since)`` of every row whose path lies under ``folder`` (a directory)."""
+    """``(path, missing_since)`` of every ``done`` row whose path lies under ``folder`` (a
+    directory): the rows queries use (a failed row has no fingerprint to suggest)."""
     prefix = folder.rstrip("/") + "/"
     rows = conn.execute(
-        f"SELECT path, missing_since FROM {TABLE} WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+        f"SELECT path, missing_since FROM {TABLE} WHERE status = 'done' AND substr(path, 1, ?) = ?",
+        (len(prefix), prefix),
     )
     return [(p, m) for p, m in rows]
+
+
+def cue_row_keys(conn: sqlite3.Connection, image: str) -> list[str]:
+    """The keys of the stored tracks of ``image``'s CUE sheet (``<image>#<NN>``), sorted: a range
+    of the primary key ('$' follows '#'), so one index seek."""
+    rows = conn.execute(
+        f"SELECT path FROM {TABLE} WHERE path > ? AND path < ? AND cue_track IS NOT NULL ORDER BY path",
+        (image + "#", image + "$"),
+    )
+    return [p for (p,) in rows]

@@ -147,6 +147,27 @@ def make_image(folder: Path, cuts: Path) -> tuple[Path, list[Path]]:
     return folder / "image.flac", out
 
 
+def embedded_image(path: Path) -> Path:
+    """A FLAC whose cue sheet is its CUESHEET tag (no .cue beside it): two tracks."""
+    write_audio(path, 5.0, seed=50)
+    tagged = mutagen.File(path)
+    tagged["CUESHEET"] = (
+        'FILE "embedded.flac" WAVE\n  TRACK 01 AUDIO\n    TITLE "Inside A"\n    INDEX 01 00:00:00\n'
+        '  TRACK 02 AUDIO\n    TITLE "Inside B"\n    INDEX 01 00:02:30\n'
+    )
+    tagged.save()
+    return path
+
+
+def test_embedded_cuesheet_is_found(tmp_path: Path) -> None:
+    from ingest.units import Expander
+
+    image = embedded_image(tmp_path / "embedded.flac")
+    units = Expander().units(str(image), str(image))
+    assert [u.key for u in units] == [f"{image}#01", f"{image}#02"]
+    assert units[0].span == (0, (2 * 75 + 30) * CD) and units[1].span == ((2 * 75 + 30) * CD, None)
+
+
 def values(row: dict) -> np.ndarray:
     return np.array([row[n] for n in FEATURES], dtype=np.float64)
 
@@ -168,7 +189,8 @@ def test_cue_tracks_moves_tag_edits_and_missing(tmp_path: Path) -> None:
     songs = [write_audio(album / f"{n:02d} Song.flac", 3.0 + n, seed=20 + n) for n in range(1, 4)]
     songs.append(write_audio(album / "04 Song.ogg", 4.0, seed=30))
     gone = write_audio(music / "Elsewhere" / "deleted.flac", 3.0, seed=40)
-    first = [image, broken, *cuts, *songs, gone]
+    embedded = embedded_image(music / "Elsewhere" / "embedded.flac")
+    first = [image, broken, *cuts, *songs, gone, embedded]
     with Stack(tmp_path, env={"FPSTREAM_CHUNK_S": "4"}) as stack:
         stack.start(analyzers=2)
         run = stack.ingest(first)
@@ -186,6 +208,8 @@ def test_cue_tracks_moves_tag_edits_and_missing(tmp_path: Path) -> None:
         # the malformed sheet: the image is one track, and the log says why
         assert rows[str(broken)]["status"] == "done" and rows[str(broken)]["cue_track"] is None
         assert "disc.cue: line 3" in run.stderr and "analysed as one track" in run.stderr
+        assert [rows[f"{embedded}#{n:02d}"]["cue_title"] for n in (1, 2)] == ["Inside A", "Inside B"]
+        assert str(embedded) not in rows
         before = {p: values(r) for p, r in rows.items()}
 
         # rename the album folder, edit a tag, delete a file: the re-run analyses nothing
@@ -201,7 +225,7 @@ def test_cue_tracks_moves_tag_edits_and_missing(tmp_path: Path) -> None:
         gone.unlink()
         sent = chunks_sent(stack)
         started = time.monotonic()
-        rerun = stack.ingest([image, broken, *cuts, *moved])
+        rerun = stack.ingest([image, broken, *cuts, *moved, embedded])
         elapsed = time.monotonic() - started
         assert rerun.returncode == 0, rerun.stderr + stack.all_logs()
         assert chunks_sent(stack) == sent, rerun.stderr  # nothing decoded, nothing analysed
