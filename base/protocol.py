@@ -23,11 +23,13 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
-Optional since version 2 (absent = empty, so older senders still parse):
+Version 3 added (issue 23; a process of version 2 and one of version 3 refuse each
+other's messages by their ``v``, loudly, instead of half-understanding them):
 
 - ``ref.meta``: what the sink stores with the row besides the fingerprint, one
   map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
   sheet its span and text); it travels in every chunk, partial and failure.
+  Optional: absent is empty.
 - ``update`` ingest -> broker -> sink: ``[header]``: the row ``old_path`` now
   belongs to ``ref`` (a moved/renamed file, or the same path whose tags alone
   changed): the sink renames it and sets size, mtime and meta, and acks
@@ -48,7 +50,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 2
+VERSION = 3
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"

@@ -276,3 +276,18 @@ def test_copy_while_original_exists_is_analysed(tmp_path: Path) -> None:
     other = tmp_path / "c.flac"
     shutil.copy(b, other)
     assert identify(Unit(str(other)), str(other), conn, expander, {}) == ANALYSE  # taken once only
+
+
+def test_update_and_sweep_messages_round_trip_and_bad_meta_is_refused() -> None:
+    from base import protocol
+
+    ref = protocol.TrackRef("abcd", 3, 0, "/m/x.flac#02", 10, 20, {"content_id": "flac:1:ab", "cue_track": 2,
+                                                                   "cue_end": None, "cue_title": "Ä"})
+    update = protocol.decode_result(protocol.encode_update(protocol.Update(ref, "/old/x.flac#02")))
+    assert update == protocol.Update(ref, "/old/x.flac#02") and update.ref.meta == ref.meta
+    sweep = protocol.Sweep(ref, ["/m/a.flac"], ["/m/b.flac"], "2026-01-01T00:00:00+00:00")
+    assert protocol.decode_result(protocol.encode_sweep(sweep)) == sweep
+    for meta in ({"cue_track": "2"}, {"colour": "red"}, {"cue_start": True}):
+        bad = protocol.TrackRef("abcd", 3, 0, "/m/x.flac", 10, 20, meta)
+        with pytest.raises(protocol.ProtocolError, match="meta field"):
+            protocol.decode_result(protocol.encode_update(protocol.Update(bad, "/old")))
