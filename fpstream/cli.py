@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_duplicates",
     "fpstream.master.command",
     "fpstream.prune",
+    "fpstream.cli_mpd",
 )
 
 

@@ -420,5 +420,5 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None)
     ]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # every later step ran too
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

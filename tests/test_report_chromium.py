@@ -86,9 +86,9 @@ def test_report_renders_summary_distributions_map_and_track_panel(report) -> Non
     assert 'data-track="/music/track0005.flac"' in dom
     assert len(re.findall(r'<tr data-name="', dom)) == 25
     shown = re.findall(r'<li class="neighbour"><span class="d">([0-9.]+)</span>([^<]+)</li>', dom)
-    expected = Library(db).similar("/music/track0005.flac", k=10)
-    assert [p for _, p in shown] == [n.path for n in expected]
-    assert [float(d) for d, _ in shown] == pytest.approx([n.distance for n in expected], abs=6e-4)
+    expected = Library(db).similar("/music/track0005.flac", 10)
+    assert [p for _, p in shown] == [t.path for t, _ in expected]
+    assert [float(d) for d, _ in shown] == pytest.approx([d for _, d in expected], abs=6e-4)
     assert shown[0][1] == "/music/copy of track0005.ogg" and float(shown[0][0]) == 0.0
 
 
