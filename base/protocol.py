@@ -23,12 +23,26 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
-Version 3 added the track's tags (``audio/tags.py``; title, artist, album...): an optional
+Version 3 added (issue 23; a process of version 2 and one of version 3 refuse each
+other's messages by their ``v``, loudly, instead of half-understanding them):
+
+- ``ref.meta``: what the sink stores with the row besides the fingerprint, one
+  map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
+  sheet its span and text); it travels in every chunk, partial and failure.
+  Optional: absent is empty.
+- ``update`` ingest -> broker -> sink: ``[header]``: the row ``old_path`` now
+  belongs to ``ref`` (a moved/renamed file, or the same path whose tags alone
+  changed): the sink renames it and sets size, mtime and meta, and acks
+  ``ref`` as done; no audio is sent (docs/cue-and-moves.md).
+- ``sweep`` ingest -> broker -> sink: ``[header]``: rows whose file is gone
+  (``missing``: set ``missing_since``) or back (``found``: clear it), acked
+  like a track.
+
+Version 4 added the track's tags (``audio/tags.py``; title, artist, album...): an optional
 ``tags`` map on the last chunk, which the analyzer copies into the last partial, and a new
 kind, ``tags`` (ingest -> broker -> sink, ``[header]``): the tags of a file already
 analysed and unchanged whose row has none yet (a row from before tags were read); the sink
-writes them into the row, analyses nothing, and acknowledges it like a track. A version-2
-sink would drop that kind, so the version changed.
+writes them into the row, analyses nothing, and acknowledges it like a track.
 
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
@@ -44,7 +58,7 @@ import numpy as np
 
 from base.fields import INTEGER_TAGS, TAG_COLUMNS
 
-VERSION = 3
+VERSION = 4
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
@@ -52,6 +66,10 @@ KIND_FAILED = "failed"
 KIND_ACK = "ack"
 KIND_RECEIPT = "receipt"
 KIND_TAGS = "tags"
+KIND_UPDATE = "update"
+KIND_SWEEP = "sweep"
+MAX_SWEEP_PATHS = 2_000  # paths per sweep message
+KINDS = (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_UPDATE, KIND_SWEEP, KIND_TAGS)
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
 MAX_TAG_CHARS = 4000  # characters of one tag value on the wire (audio/tags.py keeps 1000)
@@ -101,6 +119,40 @@ class TrackRef:
     path: str
     size: int
     mtime_ns: int
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)  # META_FIELDS, stored with the row
+
+
+#: What ``TrackRef.meta`` may hold (the row's columns of the same names), and their types.
+#: ``cue_*``: a track of a CUE sheet: its number, span ``[cue_start, cue_end)`` in frames of the
+#: image (``cue_end`` None: to the end), text from the sheet, and the image (the file decoded).
+META_FIELDS: dict[str, tuple[type, ...]] = {
+    "content_id": (str,),
+    "cue_track": (int,),
+    "cue_start": (int,),
+    "cue_end": (int, type(None)),
+    "cue_title": (str, type(None)),
+    "cue_performer": (str, type(None)),
+}
+
+
+@dataclass(frozen=True)
+class Update:
+    """The row stored under ``old_path`` is ``ref``'s now: same audio, new path or new tags."""
+
+    ref: TrackRef
+    old_path: str
+    seq: int = NO_SEQ
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Rows whose file is gone (``missing``, since ``since``) or there again (``found``)."""
+
+    ref: TrackRef  # numbers the message like a track, so that it is acked and re-sent
+    missing: list[str]
+    found: list[str]
+    since: str  # ISO 8601, UTC
+    seq: int = NO_SEQ
 
 
 @dataclass(frozen=True)
@@ -126,6 +178,9 @@ class ChunkHeader:
     # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
     # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
     warning: str = ""
+    # Last chunk only: the source path in the mark of a file fpstream master wrote, when it is fed
+    # on purpose (``--include-derived``), stored in ``derived_from``; "" = not derived. Optional.
+    derived_from: str = ""
     # Last chunk only: the file's tags ({column: value}, base.fields.TAG_COLUMNS); optional on the wire.
     tags: dict[str, str | int] = field(default_factory=dict)
 
@@ -207,6 +262,14 @@ def encode_partial(partial: Partial) -> list[bytes]:
 
 def encode_failed(failed: Failed) -> list[bytes]:
     return [_pack(KIND_FAILED, asdict(failed))]
+
+
+def encode_update(update: Update) -> list[bytes]:
+    return [_pack(KIND_UPDATE, asdict(update))]
+
+
+def encode_sweep(sweep: Sweep) -> list[bytes]:
+    return [_pack(KIND_SWEEP, asdict(sweep))]
 
 
 def encode_tags(update: TagsUpdate) -> list[bytes]:
@@ -297,6 +360,15 @@ def _track_ref(msg: dict[str, Any]) -> TrackRef:
     )
     if not out.ingest or len(out.ingest) > 256:
         raise ProtocolError("bad ingest id")
+    if "meta" in ref:
+        meta = _get(ref, "meta", dict)
+        for key, value in meta.items():
+            types = META_FIELDS.get(key)
+            if types is None:
+                raise ProtocolError(f"unknown meta field {key!r}")
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise ProtocolError(f"meta field {key!r} has type {type(value).__name__}")
+        out = TrackRef(out.ingest, out.track, out.attempt, out.path, out.size, out.mtime_ns, dict(meta))
     return out
 
 
@@ -316,7 +388,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_TAGS):
+    if kind not in KINDS:
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
@@ -341,6 +413,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         dtype=_get(msg, "dtype", str),
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
+        derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
         tags=_tags(msg),
     )
     if header.dtype != PCM_DTYPE.str:
@@ -400,8 +473,16 @@ def decode_tags(msg: dict[str, Any]) -> TagsUpdate:
     return TagsUpdate(ref=_track_ref(msg), tags=_tags(msg))
 
 
-def decode_result(frames: list[Any]) -> Partial | Failed | TagsUpdate:
-    """What travels towards the sink: one frame, a partial, a failed track, or a tags-only update."""
+def _path_list(msg: dict[str, Any], key: str) -> list[str]:
+    paths = _get(msg, key, list)
+    if len(paths) > MAX_SWEEP_PATHS or not all(isinstance(p, str) for p in paths):
+        raise ProtocolError(f"{key} must be at most {MAX_SWEEP_PATHS} paths")
+    return paths
+
+
+def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep | TagsUpdate:
+    """What goes towards the sink: one frame, a partial or a failed track (analyzer or ingest),
+    an update or sweep of stored rows, or a tags-only update (ingest)."""
     kind, msg = message_kind(frames)
     if len(frames) != 1:
         raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
@@ -409,9 +490,19 @@ def decode_result(frames: list[Any]) -> Partial | Failed | TagsUpdate:
         return decode_partial(msg)
     if kind == KIND_FAILED:
         return decode_failed(msg)
+    if kind == KIND_UPDATE:
+        return Update(ref=_track_ref(msg), old_path=_get(msg, "old_path", str), seq=_get(msg, "seq", int))
+    if kind == KIND_SWEEP:
+        return Sweep(
+            ref=_track_ref(msg),
+            missing=_path_list(msg, "missing"),
+            found=_path_list(msg, "found"),
+            since=_get(msg, "since", str),
+            seq=_get(msg, "seq", int),
+        )
     if kind == KIND_TAGS:
         return decode_tags(msg)
-    raise ProtocolError(f"expected a partial, failed or tags message, got {kind!r}")
+    raise ProtocolError(f"expected a partial, failed, update, sweep or tags message, got {kind!r}")
 
 
 def decode_status(frame: Any) -> dict[str, Any]:

@@ -73,6 +73,13 @@ class Track:
     analyzed_at: str | None
     fingerprint_version: int | None
     warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (docs/formats.md)
+    content_id: str | None = None  # what a moved or re-tagged file keeps (docs/cue-and-moves.md)
+    missing_since: str | None = None  # a run found the file gone then (left out of queries)
+    cue_track: int | None = None  # a track of a CUE sheet: path is "<image>#<NN>"
+    cue_start: int | None = None  # its span of the image, frames
+    cue_end: int | None = None
+    cue_title: str | None = None
+    cue_performer: str | None = None
     features: dict[str, float] | None = None
     # Tags (CONTRACTS.md; None when the row or the library has none)
     title: str | None = None
@@ -85,6 +92,7 @@ class Track:
     genre: str | None = None
     musicbrainz_recording_id: str | None = None
     musicbrainz_release_id: str | None = None
+    derived_from: str | None = None  # written by fpstream master from this source (audio.derived)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Track:
@@ -217,6 +225,11 @@ class Library:
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
             raise LibraryError(not_current_version(row["path"]))
+        if row.get("missing_since"):
+            raise LibraryError(
+                f"{row['path']} is missing since {row['missing_since']}: its file is gone "
+                "(moved files keep their fingerprint once a run meets them at their new path)"
+            )
         return self.features.index_of(row["path"])
 
     def _tags(self, paths: list[str]) -> dict[str, dict[str, Any]]:
@@ -251,6 +264,10 @@ class Library:
     def _steer(self, seeds: Sequence[int], steering: Steering) -> tuple[np.ndarray, Spacing]:
         if not isinstance(steering, Steering):
             raise TypeError(f"steering must be an fpstream.steering.Steering, not {type(steering).__name__}")
+        if steering.is_neutral:  # no tags or durations to read (a fast `fpstream similar`)
+            blocked = np.zeros(len(self.features.paths), dtype=bool)
+            blocked[list(seeds)] = True
+            return blocked, Spacing(None, steering)
         return ~admissible(self.catalogue, steering, seeds), Spacing(self.catalogue, steering)
 
     def similar(

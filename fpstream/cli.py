@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.master.command",
     "fpstream.prune",
     "fpstream.cli_search",
+    "fpstream.cli_serve",
     "fpstream.cli_mpd",
 )
 

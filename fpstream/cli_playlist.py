@@ -201,4 +201,14 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"fpstream playlist: the library had only {len(entries)} distinct tracks allowed", file=sys.stderr
         )
+    if not args.album and (steering.no_repeat_artist or steering.no_repeat_album):
+        from fpstream.steering import Spacing
+
+        rows = [lib.features.index_of(e.path) for e in entries]
+        if gave_way := len(Spacing(lib.catalogue, steering).conflicts(rows)):
+            print(
+                f"fpstream playlist: note: {gave_way} tracks follow one of their artist or album sooner than "
+                "asked: too few other candidates (the no-repeat rules are soft)",
+                file=sys.stderr,
+            )
     return 0

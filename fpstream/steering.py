@@ -80,6 +80,11 @@ class Steering:
         if isinstance(self.exclude, str) or isinstance(self.previous, str):
             raise ValueError("exclude and previous are tuples of strings, not one string")
 
+    @property
+    def is_neutral(self) -> bool:
+        """Nothing to filter and nothing to space: every track may come, nearest first."""
+        return self == Steering(min_duration_s=None)
+
 
 #: ``Steering()``: the default of every ``fpstream.api.Library`` query (a frozen value, safe to share).
 DEFAULT_STEERING = Steering()
@@ -204,12 +209,16 @@ class Spacing:
     count by their folders.
     """
 
-    def __init__(self, catalogue: Catalogue, steering: Steering) -> None:
-        self.catalogue = catalogue
+    def __init__(self, catalogue: Catalogue | None, steering: Steering) -> None:
         self.n_artist = steering.no_repeat_artist
         self.n_album = steering.no_repeat_album
-        index = {p: i for i, p in enumerate(catalogue.paths)}
         self.history: list[tuple[str, str]] = []
+        if not self.active:
+            return  # nothing to keep apart: the catalogue is not needed (None is fine)
+        if catalogue is None:
+            raise ValueError("a Spacing that keeps artists or albums apart needs the catalogue")
+        self.catalogue = catalogue
+        index = {p: i for i, p in enumerate(catalogue.paths)}
         for p in steering.previous:
             i = index.get(p)
             if i is None:

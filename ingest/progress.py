@@ -61,6 +61,8 @@ class Progress:
     failed: int = 0  # failed in this run
     skipped_done: int = 0  # done before, unchanged
     skipped_failed: int = 0  # failed before, unchanged (not retried)
+    skipped_derived: int = 0  # written by fpstream master (audio.derived), not fed without --include-derived
+    kept: int = 0  # moved, renamed or re-tagged: the stored fingerprint was kept, nothing analysed
     audio_s: float = 0.0  # audio seconds of the tracks done in this run
     warned: int = 0  # done in this run, with a warning (e.g. truncated)
     tags_added: int = 0  # done before and unchanged, whose tags were read now (a row from before tags)
@@ -80,11 +82,11 @@ class Progress:
 
     @property
     def skipped(self) -> int:
-        return self.skipped_done + self.skipped_failed
+        return self.skipped_done + self.skipped_failed + self.skipped_derived
 
     @property
     def finished_count(self) -> int:
-        return self.done + self.failed + self.skipped + sum(self.ignored.values())
+        return self.done + self.failed + self.skipped + self.kept + sum(self.ignored.values())
 
     def ignore(self, path: str, kind: str, keep_path: bool) -> None:
         """A file that is not audio (``audio.not_audio``): counted by kind, never a row."""
@@ -226,10 +228,17 @@ class Progress:
         out.append(f"  skipped  {self.skipped_done:>6}   done before, unchanged")
         if self.tags_added:
             out.append(" " * 20 + f"({self.tags_added} of them had their tags read now, without analysis)")
+        if self.kept:
+            out.append(f"  kept     {self.kept:>6}   moved, renamed or re-tagged: fingerprint kept")
         out.append(
             f"  skipped  {self.skipped_failed:>6}   failed before, unchanged (not retried; --retry-failed, "
             "or FPSTREAM_RETRY_FAILED=1 for make run, retries them)"
         )
+        if self.skipped_derived:
+            out.append(
+                f"  skipped  {self.skipped_derived:>6}   files written by fpstream master "
+                "(--include-derived feeds them)"
+            )
         shown = 0
         for title, items, count in (
             ("failed now", self.failures, self.failed),

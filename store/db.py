@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, INTEGER_TAGS, TAG_COLUMNS, TRACK_COLUMNS
+from base.fields import (
+    ADDED_COLUMNS,
+    FEATURES,
+    FINGERPRINT_VERSION,
+    INTEGER_TAGS,
+    META_COLUMNS,
+    TAG_COLUMNS,
+    TRACK_COLUMNS,
+)
 from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
@@ -37,17 +45,17 @@ _TRACKS_V1 = (
     "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
 )
 
-# The names that claimed audio when v4 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
-# a failed row of a file not named so was a cover, a cue sheet, a text..., which v4 no longer stores.
-_V4_AUDIO_SUFFIXES = (
+# The names that claimed audio when v6 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
+# a failed row of a file not named so was a cover, a cue sheet, a text..., which v6 no longer stores.
+_V6_AUDIO_SUFFIXES = (
     "mp3 mp2 mp1 mpga flac fla ogg oga ogx opus spx wav wave bwf rf64 w64 aif aiff aifc m4a m4b m4p "
     "mp4 aac adts alac wma asf wv ape mpc mp+ tak ofr ofs tta shn dsf dff caf au snd amr ac3 eac3 dts "
     "voc mka webm weba mkv"
 ).split()
-_V4_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V4_AUDIO_SUFFIXES)
-_V4_DROP_NOT_AUDIO = (
+_V6_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V6_AUDIO_SUFFIXES)
+_V6_DROP_NOT_AUDIO = (
     "DELETE FROM tracks WHERE status = 'failed' AND (error LIKE 'is a directory%' OR "
-    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V4_CLAIMS_AUDIO})))"
+    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V6_CLAIMS_AUDIO})))"
 )
 
 MIGRATIONS: dict[int, Sequence[str]] = {
@@ -65,16 +73,30 @@ MIGRATIONS: dict[int, Sequence[str]] = {
             for event in ("INSERT", "UPDATE", "DELETE")
         ),
     ),
-    # v4: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
+    # v4: content identity, missing files, CUE sheet tracks (docs/cue-and-moves.md)
+    4: (
+        "ALTER TABLE tracks ADD COLUMN content_id TEXT",
+        "ALTER TABLE tracks ADD COLUMN missing_since TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_track INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_start INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_end INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_title TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_performer TEXT",
+        "CREATE INDEX tracks_content ON tracks (content_id)",
+    ),
+    # v5: the source of a file fpstream master wrote, when it is fed on purpose
+    # (ingest --include-derived; audio.derived)
+    5: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
+    # v6: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
     # have tags_read 0 and get their tags from the next run without analysis (a ``tags`` message).
     # Directories and files that are not audio and not named as audio are no longer rows at all.
-    4: (
+    6: (
         *(
             f"ALTER TABLE tracks ADD COLUMN {c} {'INTEGER' if c in INTEGER_TAGS else 'TEXT'}"
             for c in TAG_COLUMNS
         ),
         "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
-        _V4_DROP_NOT_AUDIO,
+        _V6_DROP_NOT_AUDIO,
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -115,6 +137,8 @@ async def migrate(db: aiosqlite.Connection) -> int:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         await db.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -138,6 +162,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -163,11 +189,76 @@ async def upsert(
     db: aiosqlite.Connection, rows: Sequence[Row], tag_updates: Sequence[tuple[Any, ...]] = ()
 ) -> None:
     """Write rows (as made by done_row/failed_row) and tags-only updates (:func:`tags_update`)
-    in one transaction."""
+    in one transaction.
+
+    A track of a CUE sheet replaces the row of its image as one file (stored before the
+    sheet was there): the image is not also a track."""
     await db.executemany(UPSERT, [row.as_tuple() for row in rows])
     if tag_updates:
         await db.executemany(TAGS_UPDATE, tag_updates)
+    images = {(cue_image(row.path),) for row in rows if row.cue_track is not None}
+    if images:
+        await db.executemany("DELETE FROM tracks WHERE path = ?", sorted(images))
     await db.commit()
+
+
+def cue_key(image: str, number: int) -> str:
+    """The row key of track ``number`` of the CUE sheet of ``image``: ``<image>#<NN>``."""
+    return f"{image}#{number:02d}"
+
+
+def cue_image(key: str) -> str:
+    """The image path of a cue track's row key (:func:`cue_key`)."""
+    return key.rsplit("#", 1)[0]
+
+
+_UPDATE = (
+    "UPDATE tracks SET path = ?, size = ?, mtime_ns = ?, missing_since = NULL, "
+    + ", ".join(f"{c} = ?" for c in META_COLUMNS)
+    + " WHERE path = ?"
+)
+
+
+async def apply_update(db: aiosqlite.Connection, ref: TrackRef, old_path: str) -> str | None:
+    """Give the row of ``old_path`` to ``ref`` (a moved file, or new tags on the same audio):
+    new path, size, mtime and meta, values kept. Returns the row's status, or None when there
+    is no row at ``old_path`` (nor one already moved to ``ref.path`` with the same content):
+    the caller then has nothing to keep. One transaction."""
+    meta = [ref.meta.get(c) for c in META_COLUMNS]
+    try:
+        if old_path != ref.path:
+            async with db.execute("SELECT 1 FROM tracks WHERE path = ?", (old_path,)) as cur:
+                if await cur.fetchone() is not None:
+                    # a failed row (or an old one) at the new path gives way to the moved one
+                    await db.execute("DELETE FROM tracks WHERE path = ?", (ref.path,))
+        await db.execute(_UPDATE, (ref.path, _known(ref.size), _known(ref.mtime_ns), *meta, old_path))
+        async with db.execute(
+            "SELECT status, content_id FROM tracks WHERE path = ?", (ref.path,)
+        ) as cur:
+            found = await cur.fetchone()
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    if found is None or found[1] != ref.meta.get("content_id"):
+        return None
+    return str(found[0])
+
+
+async def mark_missing(
+    db: aiosqlite.Connection, missing: Sequence[str], found: Sequence[str], since: str
+) -> None:
+    """Set ``missing_since`` on the rows of ``missing`` (kept if already set), clear it on ``found``."""
+    try:
+        await db.executemany(
+            "UPDATE tracks SET missing_since = COALESCE(missing_since, ?) WHERE path = ?",
+            [(since, p) for p in missing],
+        )
+        await db.executemany("UPDATE tracks SET missing_since = NULL WHERE path = ?", [(p,) for p in found])
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
 
 
 def now_utc() -> str:
@@ -199,6 +290,14 @@ class Row:
     fingerprint_version: int
     values: dict[str, float] | None = None
     warning: str | None = None
+    content_id: str | None = None  # v4: what a moved or re-tagged file keeps (audio/identity.py)
+    missing_since: str | None = None  # v4: set by a run's sweep; a row written now has its file
+    cue_track: int | None = None  # v4: a track of a CUE sheet (path "<image>#<NN>")
+    cue_start: int | None = None
+    cue_end: int | None = None
+    cue_title: str | None = None
+    cue_performer: str | None = None
+    derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
     # the file's tags (None: the file has none); tags_read 1: they were read for this row
     title: str | None = None
     artist: str | None = None
@@ -239,6 +338,7 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    derived_from: str | None = None,
 ) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
@@ -264,7 +364,14 @@ def done_row(
         fingerprint_version=FINGERPRINT_VERSION,
         values=floats,
         warning=warning or None,
+        derived_from=derived_from or None,
+        **_meta(ref),
     )
+
+
+def _meta(ref: TrackRef) -> dict[str, Any]:
+    """The row's ``content_id`` and cue columns, from the track's ``meta``."""
+    return {name: ref.meta.get(name) for name in META_COLUMNS}
 
 
 def failed_row(ref: TrackRef, error: str) -> Row:
@@ -279,6 +386,7 @@ def failed_row(ref: TrackRef, error: str) -> Row:
         channels=None,
         analyzed_at=now_utc(),
         fingerprint_version=FINGERPRINT_VERSION,
+        **_meta(ref),
     )
 
 
@@ -288,6 +396,7 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    derived_from: str | None
 
 
 def track_row(
@@ -303,7 +412,9 @@ def track_row(
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        row = done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        row = done_row(
+            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
+        )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
     return row.with_tags(tags)

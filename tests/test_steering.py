@@ -246,6 +246,9 @@ def test_cli_steering_options(library, tmp_path, capsys) -> None:
     assert len(whole) == 2 * PER_ALBUM and {album_of(p) for p in whole[:PER_ALBUM]} == {"Album1"}
     to = run(paths[0], "--to", paths[-1], "-n", "8", "--exclude", "*/Album0/*")
     assert to[0] == paths[0] and to[-1] == paths[-1] and all(album_of(p) != "Album0" for p in to[1:])
+    only_two = [f"--exclude=*/Album{a}/*" for a in range(2, 8)]
+    assert main(["playlist", paths[0], "-n", "8", "--no-repeat-album", "3", *only_two, *base]) == 0
+    assert "note: 6 tracks follow one of their artist or album sooner than asked" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["playlist", paths[0], "--no-repeat-album", "-2", *base])
     assert usage.value.code == 2 and "must be 0 or more, got -2" in capsys.readouterr().err
