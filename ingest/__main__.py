@@ -587,12 +587,6 @@ class Ingest:
             message = protocol.encode_failed(protocol.Failed(ref=ref, error=track.error))
         elif track.keep_from is not None:
             message = protocol.encode_update(protocol.Update(ref=ref, old_path=track.keep_from))
-            # a moved or re-tagged file keeps its fingerprint; its tags are read as they are now and
-            # follow the update (the sink applies an update at once, the tags with its next commit)
-            self.outbox.append(message)
-            if track.tags is None:
-                track.tags = read_tags(track.path)
-            message = protocol.encode_tags(protocol.TagsUpdate(ref=ref, tags=track.tags))
         else:
             assert track.sweep is not None
             missing, found, since = track.sweep
@@ -623,8 +617,9 @@ class Ingest:
             if track is None:
                 continue  # a duplicate ack (the track was re-sent and acknowledged twice)
             if track.tags_only:
-                self.progress.skip(failed_before=False, path=track.row_path)
-                self.progress.tags_added += 1
+                if not track.after_update:  # (a kept file's tags were counted with it as kept)
+                    self.progress.skip(failed_before=False, path=track.row_path)
+                    self.progress.tags_added += 1
                 continue
             if self.sending is not None and self.sending.track is track:
                 # acknowledged while a re-send is still going out: stop sending it
@@ -634,6 +629,13 @@ class Ingest:
                 continue  # not a track
             if track.keep_from is not None and track.error is None and ack.status == "done":
                 self.progress.kept += 1
+                # a moved or re-tagged file kept its fingerprint: now its tags as they are, once the
+                # row is under its new key (acked), as a tracked message of its own (re-sent if lost)
+                tags = self.tracker.new(
+                    track.path, track.row_path, track.size, track.mtime_ns, span=track.span, meta=track.meta
+                )
+                tags.tags_only = tags.after_update = True
+                self.admitted.append(tags)
                 continue
             self.progress.finished(
                 ack.status, track.duration_s, track.row_path, track.error, warned=bool(track.warning)

@@ -51,6 +51,8 @@ class Built:
     feed: subprocess.CompletedProcess[str]
     later: Path
     rows_after_feed: dict[str, dict]
+    retagged_err: str
+    rows_retagged: dict[str, dict]
     old_db: Path
     old_rows: dict[str, dict]
     migrated_err: str
@@ -100,9 +102,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             env=stack.env, capture_output=True, text=True, timeout=120, cwd=work,
         )  # fmt: skip
         rows_after_feed = stack.rows()
+        # 2b. A tag edit: the fingerprint is kept (content identity), the new tags are stored.
+        write_tags(new, "flac", {"title": "Night Drive (2025 mix)", "artist": "Later Band",
+                                 "album": "Second Album", "track_number": 1, "date": "2025", "genre": "Rock"})
+        retagged = stack.ingest([new])
+        rows_retagged = stack.rows()
         # 3. A database from before tags (v2): its rows get tags from the next run, nothing re-analysed.
         old_db = work / "v2.db"
-        done = {p: r for p, r in rows_after_feed.items() if r["status"] == "done"}
+        done = {p: r for p, r in rows_retagged.items() if r["status"] == "done"}
         not_audio = "not an audio file: no known audio or container format"
         v2_database(old_db, done, {
             str(lib.covers[0]): not_audio,
@@ -117,7 +124,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         migrated = stack.ingest([root], env={"FPSTREAM_DB": str(old_db)})
     # the stack is stopped: the query commands below need only the database
     yield Built(
-        lib, stack.db, first.stderr, first.returncode, rows, feed, later, rows_after_feed,
+        lib, stack.db, first.stderr, first.returncode, rows, feed, later, rows_after_feed, retagged.stderr,
+        rows_retagged,
         old_db, old_rows, migrated.stderr, migrated.returncode, read_rows(old_db),
     )  # fmt: skip
 
@@ -183,6 +191,15 @@ def test_feed_takes_folders_and_files_as_arguments(built: Built) -> None:
     assert new["status"] == "done" and new["title"] == "Night Drive" and new["artist"] == "Later Band"
     assert "done          1   analysed now" in built.feed.stderr
     assert "skipped       1   done before, unchanged" in built.feed.stderr  # the untagged file given by name
+
+
+def test_a_tag_edit_stores_the_new_tags_and_analyses_nothing(built: Built) -> None:
+    key = str(built.later / "01 Night Drive.flac")
+    before, after = built.rows_after_feed[key], built.rows_retagged[key]
+    assert after["title"] == "Night Drive (2025 mix)" and before["title"] == "Night Drive"
+    assert after["analyzed_at"] == before["analyzed_at"]  # not analysed again
+    assert [after[f] for f in FEATURES] == [before[f] for f in FEATURES]
+    assert "kept          1" in built.retagged_err and "done          0" in built.retagged_err
 
 
 def test_a_database_from_before_tags_gets_them_without_analysis(built: Built) -> None:
