@@ -200,6 +200,8 @@ class Ingest:
             poller.register(self.results, zmq.POLLOUT if self.outbox else 0)
             busy = self.pool.has_room() and self.waiting and len(self.tracker.in_flight) < self.max_in_flight
             ready = dict(poller.poll(0 if busy else 100))
+            if ready.get(self.pool.fd, 0) & zmq.POLLIN:
+                self.pool.drain_wakeups()  # has_ready() says what is there; the pipe only wakes the poll
             if ready.get(self.chunks, 0) & zmq.POLLOUT:
                 self.send_chunk()
             if ready.get(self.results, 0) & zmq.POLLOUT:

@@ -105,7 +105,7 @@ class DecodePool(Generic[T]):
         """The next decoded item of the oldest track that has one, or None if none is ready.
 
         A job leaves the pool with its last chunk or its failure."""
-        self._drain_wakeups()
+        self.drain_wakeups()
         with self._cv:
             for job in self.jobs:
                 if job.ready:
@@ -183,7 +183,9 @@ class DecodePool(Generic[T]):
         except (BlockingIOError, OSError):
             pass  # the pipe is full (the loop wakes anyway) or closed (the pool is closing)
 
-    def _drain_wakeups(self) -> None:
+    def drain_wakeups(self) -> None:
+        """Empty the wake-up pipe. The loop calls it on every wake-up, whether it can send or not:
+        a pipe left readable while the socket is full would make its poll return at once, a busy loop."""
         try:
             while os.read(self._wake_r, 4096):
                 pass

@@ -108,6 +108,9 @@ class ThreadMonitor(StackMonitor):
         self.at_mark: dict[str, float] = {}
         self.threads_at_mark: dict[tuple[str, str], float] = {}
 
+    def descendants(self) -> set[int]:
+        return super().descendants() | {self.root}  # the runner itself is ingest
+
     def mark(self) -> None:
         self.at_mark = dict(self.cpu)
         self.threads_at_mark = dict(self.threads)
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = [k for k in mon.cpu if k.startswith(role + "[")]
         total = sum(mon.cpu[k] for k in keys)
         peak = max((mon.peaks.get(k, 0.0) for k in keys), default=0.0)
-        top, name = busiest.get(role, (0.0, "?"))
+        top, name = busiest.get(role, (0.0, "- ?"))
         row(
             f"{role} x{len(keys)}",
             f"{total * ms:.3f}",
