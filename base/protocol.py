@@ -10,7 +10,7 @@ samples, sent and received without copies, in the header's ``dtype``: float32
 (16-bit, and 24-bit in the top bytes of an int32: exact, and half or the same
 bytes of float32); the analyzer scales them to float32 itself.
 
-Flows (see DESIGN.md):
+Flows (docs/design.md has the picture and the channels):
 
 - ``chunk``   ingest -> broker -> analyzer: ``[header, pcm]``
 - ``partial`` analyzer -> broker -> sink: ``[header]`` (header carries the partial)

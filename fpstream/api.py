@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audio.paths import stored_path
+from audio.paths import format_of, stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
 from fpstream.percentiles import percentile_ranks
@@ -65,7 +65,7 @@ class Track:
     channels: int | None
     analyzed_at: str | None
     fingerprint_version: int | None
-    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
+    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (docs/formats.md)
     features: dict[str, float] | None = None
 
     @classmethod
@@ -80,7 +80,7 @@ class Track:
     @property
     def format(self) -> str:
         """The file's format as its name says it (``FLAC``, ``OGG``, ``WAV``…; ``?`` without one)."""
-        return Path(self.path).suffix.lstrip(".").upper() or "?"
+        return format_of(self.path)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,10 +145,14 @@ class Library:
         with closing(self._connect()) as conn:
             return [Track.from_row(row) for row in iter_rows(conn)]
 
+    def row(self, path: str) -> dict[str, Any]:
+        """Every stored column of ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
+        with closing(self._connect()) as conn:
+            return get_row(conn, stored_path(os.path.expanduser(path)))
+
     def get(self, path: str) -> Track:
         """The track stored for ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
-        with closing(self._connect()) as conn:
-            return Track.from_row(get_row(conn, stored_path(os.path.expanduser(path))))
+        return Track.from_row(self.row(path))
 
     def percentiles(self, path: str) -> dict[str, float]:
         """``path``'s 25 values as percentiles (0–100) within the library's analysed tracks."""
@@ -180,8 +184,7 @@ class Library:
         return self.scaled * np.sqrt(self._w)
 
     def _index(self, path: str) -> int:
-        with closing(self._connect()) as conn:
-            row = get_row(conn, stored_path(os.path.expanduser(path)))
+        row = self.row(path)
         if row["status"] != "done":
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
@@ -256,7 +259,6 @@ class Library:
                 p = self.features.paths[row]
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))
-                fmt = Path(p).suffix.lstrip(".").upper() or "?"
-                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels))
+                members.append(DuplicateMember(p, distance, format_of(p), size, duration, rate, channels))
             groups.append(DuplicateGroup(number, group.max_distance, members))
         return groups

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fpstream.cli_args import UserError, database, db_option, format_option, formatter, positive_int, weights
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE
 
 COLUMNS = ("position", "step", "to_target", "duration_s", "path")
 

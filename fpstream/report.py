@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from audio.paths import format_of
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
@@ -131,11 +132,6 @@ def _quantize_axis(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     return q.astype(np.uint16), lo, hi
 
 
-def file_format(path: str) -> str:
-    """The format as the file name says it: ``FLAC``, ``OGG``… (``?`` without an extension)."""
-    return os.path.splitext(path)[1].lstrip(".").upper() or "?"
-
-
 def summary(lib: Library) -> dict[str, Any]:
     """At-a-glance counts from every stored row (done and failed)."""
     done = failed = 0
@@ -151,7 +147,7 @@ def summary(lib: Library) -> dict[str, Any]:
         for path, status, error, dur, rate, ch in cursor.execute(
             "SELECT path, status, error, duration_s, sample_rate, channels FROM tracks"
         ):
-            formats[file_format(path)] += 1
+            formats[format_of(path)] += 1
             if status == "done":
                 done += 1
                 duration += dur or 0.0

@@ -49,12 +49,13 @@ import zmq
 from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.paths import row_path
 from base import logs, protocol
-from base.config import database_path, env_float, env_int
+from base.config import database_path, env_float, env_int, settings_epilog
+from base.durations import span
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.decode_pool import DecodePool
 from ingest.paths import PathReader, SeenPaths
-from ingest.progress import Progress, format_duration
+from ingest.progress import Progress
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
@@ -251,7 +252,7 @@ class Ingest:
             if state is not None and state.ready:
                 self.stack_ready = True
             elif state is not None and now - started > self.settings.stack_wait_s:
-                self.abort(f"{state.describe(self.address)} (waited {format_duration(now - started)})")
+                self.abort(f"{state.describe(self.address)} (waited {span(now - started)})")
             return
         if state is None:
             return
@@ -510,7 +511,6 @@ class Ingest:
             )
 
 
-DOCS = "The 25 numbers: docs/fingerprint.md; settings: README.md, section Settings."
 
 
 def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
@@ -522,17 +522,7 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "unchanged (size, mtime) are skipped, and so are files that failed before and are unchanged "
         "(--retry-failed retries them). Before sending anything it checks that the broker, an analyzer "
         "and the sink are there, and says which is missing.",
-        epilog=f"Settings (environment): FPSTREAM_DB (the library, default {database_path()}), "
-        "FPSTREAM_BROKER, FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
-        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_STACK_WAIT_S (5: seconds to "
-        "wait for a complete stack at start; 0: no check), FPSTREAM_CHUNK_S (10), "
-        "FPSTREAM_MAX_IN_FLIGHT (16), "
-        "FPSTREAM_DECODE_THREADS (one per core, up to 8: tracks decoding at once), "
-        "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
-        "of audio), FPSTREAM_RETRIES (3), FPSTREAM_REORDER_S (3), FPSTREAM_TAIL_S (10), "
-        "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2 on a "
-        "terminal, 10 otherwise), "
-        f"FPSTREAM_QUEUE_MB (64), FPSTREAM_CURVE_DIR, FPSTREAM_LOG_LEVEL. {DOCS}".replace("%", "%%"),
+        epilog=f"The library here: {database_path()}. ".replace("%", "%%") + settings_epilog("ingest"),
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
     parser.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
@@ -595,4 +585,4 @@ def main(
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m ingest")

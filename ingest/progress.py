@@ -29,6 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from base.durations import span
+
 PROGRESS_RE = re.compile(
     r"(?P<finished>\d+)/(?P<total>\d+)(?P<reading>\+?) \((?P<pct>[\d.]+)%\) "
     r"done (?P<done>\d+) failed (?P<failed>\d+) skipped (?P<skipped>\d+) in flight (?P<in_flight>\d+) "
@@ -38,15 +40,6 @@ PROGRESS_RE = re.compile(
 WINDOW_S = 60.0  # rates are measured over this many seconds of the recent past
 SHOWN_FAILURES = 10  # failed paths named in the summary; the rest are counted
 LIST_FAILED = 'fpstream export --format jsonl | grep \'"status": "failed"\''
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s}s"
 
 
 @dataclass
@@ -167,7 +160,7 @@ class Progress:
         if eta is None:
             eta_text = "?"
         else:
-            eta_text = ("≥" if reading else "") + format_duration(eta)
+            eta_text = ("≥" if reading else "") + span(eta)
         return (
             f"{finished}/{self.total}{'+' if reading else ''} ({pct:.1f}%) "
             f"done {self.done} failed {self.failed} skipped {self.skipped} in flight {in_flight} | "
@@ -205,7 +198,7 @@ class Progress:
         """The last progress line, then what happened, naming failed paths (at most SHOWN_FAILURES)."""
         self.show(line)
         self.end_line()
-        elapsed = format_duration(time.monotonic() - self.started)
+        elapsed = span(time.monotonic() - self.started)
         out = []
         if interrupted or stopped:
             out.append(

@@ -8,10 +8,13 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fpstream.cli_args import UserError, database, db_option, formatter
-from fpstream.master.plan import TARGETS, Outcome, Request, master_file
-from fpstream.master.rules import PRESETS
+from fpstream.master.targets import PRESETS, TARGETS
+
+if TYPE_CHECKING:
+    from fpstream.master.plan import Outcome
 
 OUTPUT_SUFFIX = ".mastered"
 
@@ -159,6 +162,7 @@ def _same_file(a: Path, b: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.master.fingerprint import FingerprintError, fingerprint_of
+    from fpstream.master.plan import Outcome, Request, master_file
 
     db_path = database(args)
     lufs, ceiling = TARGETS[args.target or "streaming"]

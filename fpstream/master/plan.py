@@ -29,14 +29,10 @@ from fpstream.master.chain import (
 )
 from fpstream.master.eq import band_gains_db, solve_sections
 from fpstream.master.fingerprint import Fingerprint, FingerprintError, fingerprint_of
+from fpstream.master.targets import TARGETS  # noqa: F401  (re-exported: plan.TARGETS)
 from fpstream.master.writer import AtomicPcmWriter
 
 #: Named targets: integrated loudness (LUFS) and true-peak ceiling (dBTP).
-TARGETS: dict[str, tuple[float, float]] = {
-    "streaming": (-14.0, -1.0),
-    "apple": (-16.0, -1.0),
-    "broadcast": (-23.0, -1.0),  # EBU R128
-}
 #: The compressor starts this far above the track's integrated loudness (its loud passages only).
 THRESHOLD_ABOVE_LOUDNESS_DB = 2.0
 
@@ -61,7 +57,7 @@ class Request:
 
 @dataclass
 class Outcome:
-    """One file's line of ``--json`` (see the README's mastering section)."""
+    """One file's line of ``--json`` (see docs/mastering.md)."""
 
     input: str
     output: str | None = None
