@@ -375,6 +375,7 @@ class Ingest:
         return decision
 
     def begin(self, track: Track, resend: bool) -> None:
+        self.pool.cancel(track)  # still decoding the attempt before (its file changed): that one is void
         if resend:
             what = "audio" if track.error is None else f"failure ({track.error})"
             log.info("re-sending %s of %s (attempt %d): no ack in time", what, track.path, track.attempt + 1)
