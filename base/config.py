@@ -206,6 +206,15 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: analyse files that failed before even if unchanged (also `--retry-failed`)",
     ),
     Setting(
+        "FPSTREAM_INCLUDE_DERIVED",
+        "`0`",
+        "ingest",
+        (
+            "`1`: feed files written by `fpstream master` too, stored with `derived_from` "
+            "(also `--include-derived`)"
+        ),
+    ),
+    Setting(
         "FPSTREAM_STACK_WAIT_S",
         "`5` (`make run`: 600, while its own analyzers start)",
         "ingest",

@@ -186,4 +186,6 @@ TRACK_COLUMNS: tuple[str, ...] = (
 # Columns added by later schema versions: they follow the features, in the table as in every row.
 #   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
 #   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
-ADDED_COLUMNS: tuple[str, ...] = ("warning",)
+#   derived_from: the source path of a file ``fpstream master`` wrote (its mark, ``audio.derived``),
+#   stored when such a file is fed on purpose (``fpstream feed --include-derived``); NULL otherwise.
+ADDED_COLUMNS: tuple[str, ...] = ("warning", "derived_from")

@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_duplicates",
     "fpstream.master.command",
     "fpstream.prune",
+    "fpstream.cli_serve",
+    "fpstream.cli_mpd",
 )
 
 

@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
+    p.add_argument(
+        "--include-derived",
+        action="store_true",
+        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
+    )
     p.set_defaults(run=run)
 
 
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     """Become ``python -m ingest`` (the feeder process) with the same options, stdin and terminal."""
     argv = [*(["--null"] if args.null else []), *(["--force"] if args.force else [])]
     argv += ["--retry-failed"] if args.retry_failed else []
+    argv += ["--include-derived"] if args.include_derived else []
     if args.input:
         argv += ["--input", args.input]
     sys.stdout.flush()

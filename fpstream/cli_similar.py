@@ -61,9 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.output import write_records
+    from fpstream.steering import Steering
 
     library = Library(database(args), weights=args.weights)
-    neighbours = library.similar(args.path, k=args.k)
+    # every analysed track, as `similar` always listed (the steering default leaves out those under 30 s)
+    neighbours = library.similar(args.path, args.k, steering=Steering(min_duration_s=None))
     if library.features.stale:
         print(
             f"{PROG} similar: note: {library.features.stale:,} tracks with another fingerprint version were "
@@ -72,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if not neighbours:
         print(f"{PROG} similar: the library has no other analysed track to compare with", file=sys.stderr)
-    records = [{"rank": n.rank, "distance": n.distance, "path": n.path} for n in neighbours]
+    records = [
+        {"rank": rank, "distance": d, "path": t.path} for rank, (t, d) in enumerate(neighbours, start=1)
+    ]
     width = len(str(len(records)))
 
     def table(listed: list[dict]) -> str:  # the layout `similar` always had: rank, distance, path

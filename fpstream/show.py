@@ -57,6 +57,8 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
     lines = [row["path"], "  " + _summary(row)]
     if row.get("warning"):
         lines.append(f"  warning: {row['warning']}")
+    if row.get("derived_from"):
+        lines.append(f"  written by fpstream master from: {row['derived_from']}")
     if row.get("status") != "done":
         lines.append(f"  error: {row.get('error') or '(none recorded)'}")
         return "\n".join(lines) + "\n"

@@ -47,6 +47,7 @@ import numpy as np
 import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.derived import derived_source, is_derived
 from audio.paths import row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int, settings_epilog
@@ -80,6 +81,7 @@ class Settings:
     nul: bool
     force: bool
     retry_failed: bool
+    include_derived: bool  # feed files written by fpstream master (audio.derived) too
     chunk_s: float
     max_in_flight: int
     ack_timeout_s: float
@@ -99,6 +101,7 @@ class Settings:
             nul=args.null or env_flag("FPSTREAM_NUL"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
             retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
+            include_derived=args.include_derived or env_flag("FPSTREAM_INCLUDE_DERIVED"),
             chunk_s=chunk_seconds(),
             max_in_flight=env_int("FPSTREAM_MAX_IN_FLIGHT", 16),
             ack_timeout_s=env_float("FPSTREAM_ACK_TIMEOUT_S", 30.0),
@@ -365,7 +368,14 @@ class Ingest:
         if decision != ANALYSE:
             self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
             return None
-        return self.tracker.new(path, stored, size, mtime_ns)
+        derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
+        if derived and not self.settings.include_derived:
+            self.progress.skipped_derived += 1
+            return None
+        track = self.tracker.new(path, stored, size, mtime_ns)
+        if derived:
+            track.derived_from = derived_source(path) or ""
+        return track
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         if self.settings.force:
@@ -444,7 +454,9 @@ class Ingest:
         self.tracker.chunk_sent(out.track, h.index, h.seq, h.last, time.monotonic())
 
     def numbered(self, track: Track, header: ChunkHeader, pcm: np.ndarray) -> Outgoing:
-        header = replace(header, seq=self.tracker.chunk_seq())
+        header = replace(
+            header, seq=self.tracker.chunk_seq(), derived_from=track.derived_from if header.last else ""
+        )
         return Outgoing(track, header, protocol.encode_chunk(header, pcm))
 
     def resend_chunk(self) -> Outgoing | None:
@@ -531,6 +543,11 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
+    parser.add_argument(
+        "--include-derived",
+        action="store_true",
+        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
+    )
     return parser
 
 

@@ -60,6 +60,7 @@ class Progress:
     failed: int = 0  # failed in this run
     skipped_done: int = 0  # done before, unchanged
     skipped_failed: int = 0  # failed before, unchanged (not retried)
+    skipped_derived: int = 0  # written by fpstream master (audio.derived), not fed without --include-derived
     audio_s: float = 0.0  # audio seconds of the tracks done in this run
     warned: int = 0  # done in this run, with a warning (e.g. truncated)
     failures: list[Failure] = field(default_factory=list)  # new failures, first SHOWN_FAILURES
@@ -76,7 +77,7 @@ class Progress:
 
     @property
     def skipped(self) -> int:
-        return self.skipped_done + self.skipped_failed
+        return self.skipped_done + self.skipped_failed + self.skipped_derived
 
     @property
     def finished_count(self) -> int:
@@ -218,6 +219,11 @@ class Progress:
             f"  skipped  {self.skipped_failed:>6}   failed before, unchanged (not retried; --retry-failed, "
             "or FPSTREAM_RETRY_FAILED=1 for make run, retries them)"
         )
+        if self.skipped_derived:
+            out.append(
+                f"  skipped  {self.skipped_derived:>6}   files written by fpstream master "
+                "(--include-derived feeds them)"
+            )
         shown = 0
         for title, items, count in (
             ("failed now", self.failures, self.failed),

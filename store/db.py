@@ -52,6 +52,9 @@ MIGRATIONS: dict[int, Sequence[str]] = {
             for event in ("INSERT", "UPDATE", "DELETE")
         ),
     ),
+    # v6 (4 and 5 belong to other branches: CONTRACTS.md): the source of a file fpstream master
+    # wrote, when it is fed on purpose (ingest --include-derived; audio.derived)
+    6: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -93,7 +96,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {target}")
             await db.commit()
@@ -116,7 +119,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.commit()
@@ -160,6 +163,7 @@ class Row:
     fingerprint_version: int
     values: dict[str, float] | None = None
     warning: str | None = None
+    derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
 
     def as_tuple(self) -> tuple[Any, ...]:
         head = tuple(getattr(self, name) for name in TRACK_COLUMNS)
@@ -183,6 +187,7 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    derived_from: str | None = None,
 ) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
@@ -208,6 +213,7 @@ def done_row(
         fingerprint_version=FINGERPRINT_VERSION,
         values=floats,
         warning=warning or None,
+        derived_from=derived_from or None,
     )
 
 
@@ -232,6 +238,7 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    derived_from: str | None
 
 
 def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> Row:
@@ -241,7 +248,9 @@ def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprin
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        return done_row(
+            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
+        )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 

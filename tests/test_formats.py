@@ -28,7 +28,7 @@ from scipy.signal import butter, sosfiltfilt
 from audio.readers import open_reader
 from base.fields import BANDS, FEATURES
 from fpstream.cli import main
-from store.db import COLUMNS, MIGRATIONS, create_schema
+from store.db import COLUMNS, MIGRATIONS, SCHEMA_VERSION, create_schema
 from tests.stack_harness import Stack
 from tests.synth import drums
 
@@ -420,5 +420,5 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None)
     ]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
