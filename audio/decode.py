@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ def iter_chunks(
     chunk_s: float = DEFAULT_CHUNK_S,
     preroll_s: float = PREROLL_S,
     first: int = 0,
+    span: tuple[int, int | None] | None = None,
     dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
@@ -53,12 +55,16 @@ def iter_chunks(
     re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
     start and skip.
 
+    ``span``: ``(start, end)`` frames of the file (``end`` None: to its end), a CUE sheet's
+    track. The chunks are then exactly those of the span cut out into a file of its own:
+    ``start`` counts from the span's first frame, and no pre-roll reaches before it.
+
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
     that surprises libsndfile, or a bug here, is still just a failed row.
     """
     try:
-        yield from _chunks(path, ref, chunk_s, preroll_s, first, dtype)
+        yield from _chunks(path, ref, chunk_s, preroll_s, first, span, dtype)
     except DecodeError:
         raise
     except Exception as exc:
@@ -66,13 +72,21 @@ def iter_chunks(
 
 
 def _chunks(
-    path: str, ref: TrackRef, chunk_s: float, preroll_s: float, first: int = 0, dtype: str = "float32"
+    path: str,
+    ref: TrackRef,
+    chunk_s: float,
+    preroll_s: float,
+    first: int = 0,
+    span: tuple[int, int | None] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     if dtype not in ("float32", "native"):
         raise ValueError(f"dtype {dtype!r}: expected 'float32' or 'native'")
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     reader = open_reader(path)
+    if span is not None:
+        reader = SpanReader(reader, span[0], span[1])
     try:
         sr, ch = reader.samplerate, reader.channels
         kind = np.dtype(reader.native_dtype if dtype == "native" else "float32").newbyteorder("<")
@@ -122,3 +136,58 @@ def _chunks(
             block = nxt
     finally:
         reader.close()
+
+
+class SpanReader:
+    """A reader limited to frames ``[start, end)`` of another, seen as a file of its own.
+
+    Frame 0 is the span's first frame and reading stops at ``end`` (None: the end
+    of the file). A reader without sample-exact seek decodes from the start of
+    the file and discards what lies before the span: slower for a late track of
+    a long image, but exactly the samples a cut-out file would hold.
+    """
+
+    def __init__(self, inner: Any, start: int, end: int | None) -> None:
+        if start < 0 or (end is not None and end <= start):
+            inner.close()
+            raise DecodeError(f"empty or reversed span [{start}, {end}) of the image")
+        self.inner, self.start, self.end = inner, start, end
+        self.name, self.samplerate, self.channels = inner.name, inner.samplerate, inner.channels
+        self.exact_seek = inner.exact_seek
+        self.native_dtype = inner.native_dtype
+        self._at = 0  # frames of the span read so far
+        self._skip(start)
+
+    def _skip(self, start: int) -> None:
+        if self.inner.exact_seek:
+            self.inner.seek(start)
+            return
+        step = max(1, self.samplerate * 10)
+        left = start
+        while left > 0:
+            got = len(self.inner.read(min(step, left)))
+            if got == 0:
+                raise DecodeError(f"the cue track starts at {start / self.samplerate:.2f} s, "
+                                  "beyond the end of the image")
+            left -= got
+
+    def seek(self, frame: int) -> None:
+        self.inner.seek(self.start + frame)
+        self._at = frame
+
+    def read(self, n: int, dtype: str = "float32") -> np.ndarray:
+        if self.end is not None:
+            n = max(0, min(n, self.end - self.start - self._at))
+        block = self.inner.read(n, dtype) if n > 0 else np.zeros((0, self.channels), dtype=dtype)
+        self._at += len(block)
+        return block
+
+    def warnings(self, decoded: int) -> list[str]:
+        if self.end is not None and decoded < self.end - self.start:
+            return [f"truncated: the image ends {(self.end - self.start - decoded) / self.samplerate:.1f} s "
+                    "before this cue track does"]
+        # the inner reader judges the image as a whole (a truncated image, skipped packets)
+        return self.inner.warnings(self.start + decoded) if self.end is None else []
+
+    def close(self) -> None:
+        self.inner.close()
