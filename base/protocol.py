@@ -24,12 +24,14 @@ Flows (docs/design.md has the picture and the channels):
 Version 2 added ``seq``: ingest numbers every chunk it sends (re-sends get a new
 number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
-received and it has not (see ``ingest/tracker.py``). Version 3 added the
-integer PCM dtypes ``<i2`` and ``<i4`` to float32's ``<f4``.
+received and it has not (see ``ingest/tracker.py``).
 
-Version 3 added (issue 23; a process of version 2 and one of version 3 refuse each
-other's messages by their ``v``, loudly, instead of half-understanding them):
+Version 3 added (a process of version 2 and one of version 3 refuse each other's
+messages by their ``v``, loudly, instead of half-understanding them):
 
+- the integer PCM dtypes ``<i2`` and ``<i4`` beside float32's ``<f4``, named in
+  the chunk header: integer sources travel exactly, as integers, and the
+  analyzer converts them once;
 - ``ref.meta``: what the sink stores with the row besides the fingerprint, one
   map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
   sheet its span and text); it travels in every chunk, partial and failure.

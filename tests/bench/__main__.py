@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     row("similar: one query over 100 000 rows", "", similarity_ms())
 
-    print("\nTargets (issue 15), this tree:\n\n| target | figure | |\n|---|---|---|")
+    print("\nTargets, this tree:\n\n| target | figure | |\n|---|---|---|")
     me = trees[-1][0]
     if (me, 2) in runs and runs[me, 2].fed is not None:
         ratio = runs[me, 2].fed / floors[me, 2]
