@@ -6,6 +6,12 @@ pre-roll whatever the track's length. Each chunk carries ``preroll`` frames of
 the samples before it, the context an analyzer needs to compute exactly the
 frames it owns (filter state, STFT windows, median filters), so chunk size
 never changes a result.
+
+While it decodes a track from its start, each decoded block also goes, in
+order, to the track's Chromaprint (:class:`audio.chromaprint.TrackPrint`), and
+the finished fingerprint rides on the last chunk's header: the identity
+fingerprint costs no second read of the file, and since it is fed the
+contiguous decode, not the chunks, the chunk size cannot change it either.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.chromaprint import TrackPrint
 from audio.readers import DecodeError, open_reader
 from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
@@ -47,7 +54,8 @@ def iter_chunks(
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
     ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
     re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
-    start and skip.
+    start and skip. Only a decode from the start (``first == 0``) gives the last header the
+    track's ``chromaprint``; otherwise it is ``b""`` (ingest keeps the first one).
 
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
@@ -73,6 +81,7 @@ def _chunks(
         preroll_max = preroll_frames(sr, preroll_s)
         tail = np.zeros((0, ch), dtype=PCM_DTYPE)
         start, index = 0, 0
+        printer = TrackPrint(sr, ch) if first == 0 else None
         if first > 0 and reader.exact_seek:
             start, index = first * chunk, first
             pre = min(start, preroll_max)
@@ -84,11 +93,17 @@ def _chunks(
         while True:
             nxt = reader.read(chunk) if len(block) == chunk else None
             last = nxt is None or len(nxt) == 0
+            if printer is not None:
+                printer.feed(block)
             pcm = np.empty((len(tail) + len(block), ch), dtype=PCM_DTYPE)
             pcm[: len(tail)] = tail
             pcm[len(tail) :] = block
             # the last chunk tells what the reader noticed once the whole stream was read
-            warning = "; ".join(reader.warnings(start + len(block))) if last else ""
+            notes = list(reader.warnings(start + len(block))) if last else []
+            chromaprint = printer.finish() if last and printer is not None else b""
+            if last and printer is not None and printer.error:
+                notes.append(printer.error)
+            warning = "; ".join(notes)
             if last and start + len(block) == 0 and warning.startswith("truncated"):
                 raise DecodeError(f"{warning}: no audio decodes")  # nothing to fingerprint
             header = ChunkHeader(
@@ -101,6 +116,7 @@ def _chunks(
                 frames=len(block),
                 preroll=len(tail),
                 warning=warning,
+                chromaprint=chromaprint,
             )
             if index >= first:
                 yield header, pcm

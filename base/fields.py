@@ -125,4 +125,7 @@ TRACK_COLUMNS: tuple[str, ...] = (
 # Columns added by later schema versions: they follow the features, in the table as in every row.
 #   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
 #   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
-ADDED_COLUMNS: tuple[str, ...] = ("warning",)
+#   chromaprint: a ``done`` row's raw Chromaprint (BLOB of little-endian uint32 sub-fingerprints,
+#   audio/chromaprint.py); empty for a track too short to fingerprint, NULL when the row was written
+#   before fpstream computed it (the next run re-feeds such a row) and on a ``failed`` row.
+ADDED_COLUMNS: tuple[str, ...] = ("warning", "chromaprint")

@@ -109,6 +109,8 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
         return Failed(header.ref, error, seq=header.seq)
     if header.warning:
         body["warning"] = header.warning  # decoding's note on the track travels on to the stored row
+    if header.last:
+        body["chromaprint"] = header.chromaprint  # the track's identity fingerprint, on to the row
     return Partial(
         header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
     )

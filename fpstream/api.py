@@ -11,8 +11,8 @@ Examples
 54756
 >>> [n.path for n in lib.similar("~/Music/a.flac", k=3)]      # doctest: +SKIP
 >>> [t.path for t in lib.playlist("~/Music/a.flac", n=20)]    # doctest: +SKIP
->>> for group in lib.duplicates():                            # doctest: +SKIP
-...     print(group.max_distance, [m.path for m in group.members])
+>>> for group in lib.duplicates().groups:                     # doctest: +SKIP
+...     print(group.kept.path, group.reason, [m.path for m in group.members[1:]])
 
 The library's 25 values are loaded once, on first use, and scaled by the
 library itself (``fpstream.similarity``); a ``Library`` is a snapshot: make a
@@ -24,19 +24,20 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from audio.paths import stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
+from fpstream.duplicates import DEFAULT_MAX_DISTANCE
 from fpstream.percentiles import percentile_ranks
 from fpstream.playlist import path_to, walk
+from fpstream.recordings import MAX_BER
+from fpstream.same_recording import DuplicateGroup, DuplicateMember, Duplicates, find_duplicates
 from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, nearest, robust_scale, weight_vector
 from store.library import (
     Features,
@@ -102,24 +103,6 @@ class PlaylistEntry:
     duration_s: float | None
     step: float
     to_target: float | None = None  # distance to B, for a playlist with a target
-
-
-@dataclass(frozen=True)
-class DuplicateMember:
-    path: str
-    distance: float  # to the group's first member, its largest file
-    format: str
-    size: int | None
-    duration_s: float | None
-    sample_rate: int | None
-    channels: int | None
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    group: int
-    max_distance: float  # largest distance between two members
-    members: list[DuplicateMember] = field(default_factory=list)
 
 
 class Library:
@@ -238,25 +221,19 @@ class Library:
             entries.append(PlaylistEntry(pos, p, details[p][1], step, to_target))
         return entries
 
-    def duplicates(self, max_distance: float = DEFAULT_MAX_DISTANCE) -> list[DuplicateGroup]:
-        """Groups of tracks whose fingerprints are within ``max_distance`` (``fpstream.duplicates``)."""
-        if not self.features.paths:
-            return []
-        emb = self.embedded
-        details = self._details()
-        groups = []
-        with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
-            found = duplicate_groups(emb, max_distance)
-        for number, group in enumerate(found, start=1):
-            # The largest file first (usually the lossless one): distances are measured from it.
-            rows = sorted(group.rows, key=lambda r: (-(details[self.features.paths[r]][0] or 0), r))
-            first = emb[rows[0]]
-            members = []
-            for row in rows:
-                p = self.features.paths[row]
-                size, duration, rate, channels = details[p]
-                distance = float(np.linalg.norm(emb[row] - first))
-                fmt = Path(p).suffix.lstrip(".").upper() or "?"
-                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels))
-            groups.append(DuplicateGroup(number, group.max_distance, members))
-        return groups
+    def duplicates(self, max_ber: float = MAX_BER) -> Duplicates:
+        """Groups of files holding the same recording (Chromaprint), each naming the file to keep
+        first (``fpstream.same_recording``; the rule: ``fpstream.keep``)."""
+        with closing(self._connect()) as conn:
+            return find_duplicates(conn, max_ber)
+
+
+__all__ = [
+    "DuplicateGroup",
+    "DuplicateMember",
+    "Duplicates",
+    "Library",
+    "Neighbour",
+    "PlaylistEntry",
+    "Track",
+]

@@ -411,6 +411,7 @@ class Ingest:
             if s.header.last:
                 s.track.duration_s = (s.header.start + s.header.frames) / s.header.sample_rate
                 s.track.warning = s.header.warning
+                s.track.chromaprint = s.header.chromaprint
                 if s.header.warning:
                     log.info("%s: %s", s.track.path, s.header.warning)
                 self.tracker.sent(s.track, time.monotonic())
@@ -456,6 +457,8 @@ class Ingest:
             self.tracker.resend.append(track)
             return None
         log.info("re-sending chunk %d of %s (track %d): %s", resend.index, track.path, track.seq, resend.why)
+        if header.last:  # decoded alone: what the whole decode found is what was sent before
+            header = replace(header, chromaprint=track.chromaprint, warning=track.warning)
         return self.numbered(track, header, pcm)
 
     def fail_sending(self, error: str) -> None:

@@ -3,8 +3,10 @@
 Ingest reads the sink's database read-only (SQLite allows readers beside the
 writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
 
-- ``SKIP_DONE``: the row is ``done`` by the current fingerprint version and the
-  file has the same size and mtime (nanoseconds): nothing would change.
+- ``SKIP_DONE``: the row is ``done`` by the current fingerprint version, has its
+  Chromaprint, and the file has the same size and mtime (nanoseconds): nothing
+  would change. A row written before fpstream computed Chromaprints (NULL in
+  that column, or a database without it) is analysed again, which fills it in.
 - ``SKIP_FAILED``: the row is ``failed`` and the file is unchanged (same size
   and mtime, or still unreadable with the same error): analysing it again
   would fail again, so it is not retried unless ``retry_failed``
@@ -45,6 +47,16 @@ class PreviousRun:
                 f"cannot read {db_path} to skip finished files: {exc} (use --force to ignore it)"
             ) from None
         self.conn = conn
+        try:
+            columns = {c[1] for c in conn.execute("PRAGMA table_info(tracks)")}
+        except sqlite3.Error:
+            columns = set()
+        # A database the sink has not migrated yet has no chromaprint column: no row has one.
+        has_print = "chromaprint IS NOT NULL" if "chromaprint" in columns else "0"
+        self.query = (
+            f"SELECT status, size, mtime_ns, fingerprint_version, error, {has_print} "
+            "FROM tracks WHERE path = ?"
+        )
 
     def decide(self, row_path: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         """What to do with ``row_path``: ANALYSE, SKIP_DONE or SKIP_FAILED.
@@ -54,10 +66,7 @@ class PreviousRun:
         if self.conn is None:
             return ANALYSE
         try:
-            row = self.conn.execute(
-                "SELECT status, size, mtime_ns, fingerprint_version, error FROM tracks WHERE path = ?",
-                (row_path,),
-            ).fetchone()
+            row = self.conn.execute(self.query, (row_path,)).fetchone()
         except sqlite3.Error as exc:
             # A database locked for longer than the timeout, or damaged after start: analysing a file
             # again costs seconds, stopping ingest mid-run would cost the run. Said once, then no skips.
@@ -70,9 +79,10 @@ class PreviousRun:
             return ANALYSE
         if row is None:
             return ANALYSE
-        status, old_size, old_mtime, version, old_error = row
+        status, old_size, old_mtime, version, old_error, has_print = row
         if status == "done":
-            return SKIP_DONE if is_current(old_size, old_mtime, version, size, mtime_ns) else ANALYSE
+            current = is_current(old_size, old_mtime, version, size, mtime_ns)
+            return SKIP_DONE if current and has_print else ANALYSE
         if self.retry_failed or (version is not None and version != FINGERPRINT_VERSION):
             return ANALYSE
         if size is None:  # unreadable now: the same failure as before, or a new one

@@ -57,6 +57,9 @@ class Track:
     error: str | None = None  # set: the track is sent as a Failed with this error, not as audio
     duration_s: float = 0.0  # known once every chunk was sent
     warning: str = ""  # decoding's note on the track (its last chunk carried it), "" if none
+    # The track's Chromaprint, from the decode of the whole track (its last chunk carried it): a
+    # last chunk decoded again alone has none of its own and is sent with this one.
+    chromaprint: bytes = b""
     deadline: float | None = None  # None while the track is being sent (or waits to be)
     audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0

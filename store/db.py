@@ -3,7 +3,7 @@
 One table, ``tracks``, keyed by path. Writing the same track twice (a re-sent
 track, a re-run with ``--force``) replaces the row, so a path never has two.
 The schema version lives in ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a
-database from version ``n - 1`` to ``n``.
+database from the version before it (the next lower key) to ``n``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v5: the identity fingerprint (Chromaprint) of a done row; NULL on older rows until re-fed
+    # (versions 3 and 4 are other branches' columns: a gap is skipped, the lead renumbers)
+    5: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -72,13 +75,18 @@ def _check_version(version: int) -> None:
         raise SchemaError(f"database schema version {version} is newer than this fpstream ({SCHEMA_VERSION})")
 
 
+def _steps(version: int) -> list[int]:
+    """The migrations a database at ``version`` still needs, in order."""
+    return sorted(v for v in MIGRATIONS if v > version)
+
+
 async def migrate(db: aiosqlite.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION, one transaction per step; returns the version."""
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
     version = int(row[0]) if row else 0
     _check_version(version)
-    for target in range(version + 1, SCHEMA_VERSION + 1):
+    for target in _steps(version):
         await db.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -101,7 +109,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     row = conn.execute("PRAGMA user_version").fetchone()
     version = int(row[0]) if row else 0
     _check_version(version)
-    for target in range(version + 1, SCHEMA_VERSION + 1):
+    for target in _steps(version):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target]:
@@ -134,11 +142,13 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    chromaprint: bytes | None = None,
 ) -> tuple[Any, ...]:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
-    still done, its values describe the audio that decoded."""
+    still done, its values describe the audio that decoded. ``chromaprint``: the
+    raw Chromaprint (``b""``: too short to have one; None: not computed)."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
@@ -158,7 +168,7 @@ def done_row(
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + tuple(floats) + (warning or None,)
+    return head + tuple(floats) + (warning or None, chromaprint)
 
 
 def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
@@ -174,7 +184,7 @@ def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
         now_utc(),
         FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None,)
+    return head + (None,) * len(FEATURES) + (None, None)
 
 
 class Fingerprinted(Protocol):
@@ -183,6 +193,7 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    chromaprint: bytes | None
 
 
 def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
@@ -192,7 +203,9 @@ def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprin
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        return done_row(
+            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.chromaprint
+        )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 

@@ -1,0 +1,79 @@
+"""What a file's audio stream is made of, from its headers: codec, lossless or not, bit rate, and
+whether fpstream wrote it. ``fpstream duplicates`` reads this for the members of each group (a
+few files), never for the whole library.
+
+FFmpeg (PyAV) opens the container and reads its headers and tags, no audio is
+decoded. A file is *derived* (fpstream wrote it from another file) when a tag
+says so: ``ENCODER`` starting with ``fpstream`` (``fpstream master`` writes
+``ENCODER=fpstream master …``), or a ``DERIVED_FROM`` tag naming its source.
+Tag names are compared case-insensitively, in the container's and the audio
+stream's tags alike (Vorbis comments sit on the stream, ID3 and MP4 tags on the
+container).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+
+from audio.readers import DecodeError
+
+DERIVED_ENCODER_PREFIX = "fpstream"
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """One file's audio stream.
+
+    ``bit_rate``: bits per second. For a lossy codec the file's average (FFmpeg's
+    size / duration estimate, as players show it); for a lossless one the PCM it
+    holds (rate × channels × bits per sample), so that a WAV and a FLAC of the same
+    audio tie. ``derived_from``: the ``DERIVED_FROM`` tag, "" when absent.
+    """
+
+    codec: str  # FFmpeg's decoder name: flac, pcm_s16le, alac, mp3float, aac, opus, vorbis, wmav2...
+    lossless: bool
+    bit_rate: int | None
+    encoder: str  # the ENCODER tag, "" when absent
+    derived_from: str
+
+    @property
+    def derived(self) -> bool:
+        """fpstream wrote this file from another one (``fpstream master``)."""
+        return self.encoder.lower().startswith(DERIVED_ENCODER_PREFIX) or bool(self.derived_from)
+
+
+def _tag(tags: dict[str, str], name: str) -> str:
+    for key, value in tags.items():
+        if key.lower() == name:
+            return str(value)
+    return ""
+
+
+def stream_facts(path: str) -> StreamFacts:
+    """:class:`StreamFacts` of ``path``'s first audio stream; DecodeError if FFmpeg cannot open it."""
+    try:
+        with av.open(path, metadata_errors="replace") as container:
+            if not container.streams.audio:
+                raise DecodeError("no audio stream")
+            stream = container.streams.audio[0]
+            ctx = stream.codec_context
+            lossless = bool(ctx.codec.lossless) and not ctx.codec.lossy
+            if lossless:
+                bits = ctx.format.bits if ctx.format is not None else 0
+                bit_rate = ctx.sample_rate * ctx.channels * bits or None
+            else:
+                bit_rate = container.bit_rate or stream.bit_rate or None
+            tags = {**dict(container.metadata), **dict(stream.metadata)}
+            return StreamFacts(
+                codec=ctx.name,
+                lossless=lossless,
+                bit_rate=bit_rate,
+                encoder=_tag(tags, "encoder"),
+                derived_from=_tag(tags, "derived_from"),
+            )
+    except DecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise DecodeError(f"cannot read the stream's headers: {exc}") from None
