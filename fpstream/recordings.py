@@ -7,18 +7,18 @@ index, never all pairs.
 
 1. **Index** (:func:`candidate_pairs`). From each track's first
    :data:`QUERY_ITEMS` items (≈40 s), each item's top 28 bits (AcoustID's query
-   bits: the low filters flip first under a lossy codec) become a key. A key is
-   indexed when its hash falls in one :data:`SAMPLE`-th of the range: the choice
-   depends on the value only, so a copy keeps the same keys whatever its offset,
-   and the index is a quarter of the items. Sorting the keys groups equal
-   ones (an inverted index). A key found in more than :data:`MAX_BUCKET`
-   tracks (silence, a steady tone) says nothing about identity and is dropped.
-   Each pair of tracks sharing a key votes for the offset between the two
-   positions; a pair with at least :data:`MIN_VOTES` votes for one offset within
-   ±:data:`MAX_OFFSET` items (≈10 s, AcoustID's ``TRACK_MAX_OFFSET`` of 80) is a
-   candidate, aligned at that offset (AcoustID's ``match_fingerprints2`` aligns
-   by the same histogram of offsets).
-2. **Verification** (:func:`aligned_ber`). The bit error rate (BER) between the
+   bits: the low filters flip first under a lossy codec) become a key. Of each
+   track's distinct keys, the :data:`SKETCH` of lowest hash are indexed (a
+   bottom-k sketch: the choice depends on the values only, so a copy keeps the
+   same keys whatever its offset). Sorting the (key, track, position) entries
+   puts equal keys side by side: an inverted index. A key found in more than
+   :data:`MAX_BUCKET` tracks (silence, a steady tone) says nothing about
+   identity and is dropped. Each pair of tracks sharing a key votes for the
+   offset between the two positions; a pair with at least :data:`MIN_VOTES`
+   votes for one offset within ±:data:`MAX_OFFSET` items (≈10 s, AcoustID's
+   ``TRACK_MAX_OFFSET`` of 80) is a candidate, aligned at that offset
+   (AcoustID's ``match_fingerprints2`` aligns by the same histogram of offsets).
+2. **Verification** (:func:`verify`). The bit error rate (BER) between the
    aligned items of the two whole stored prints (≤ 120 s), at the voted offset
    and one item either side (a trim that is not a whole hop falls between
    two), the best of the three. A pair is the same recording when its BER is at
@@ -27,15 +27,14 @@ index, never all pairs.
    :data:`MAX_DURATION_DIFF_S` (AcoustID's ``FINGERPRINT_MAX_LENGTH_DIFF``).
 3. **Groups**: connected sets of such pairs.
 
-:data:`MAX_BER` = 0.20 comes from measurement (docs/duplicates.md): copies of
-real and generated tracks in FLAC, WAV, MP3 192k, AAC 256k, Opus 96k, Vorbis q2
-and WMA, trimmed by 2 s, lay at BER 0.00–0.05; different recordings, two
-arrangements of one melody included, at 0.30 and above (≈0.5 is chance). In
-AcoustID's own score, ``1 − 2·BER`` (×overlap), 0.20 is 0.6, below its
-``TRACK_MERGE_THRESHOLD`` of 0.7 for merging fingerprints into one track.
+:data:`MAX_BER` = 0.15 is AcoustID's ``TRACK_MERGE_THRESHOLD`` (a score ``1 − 2·BER``
+of 0.7), and measurement agrees (docs/duplicates.md): copies trimmed by 2 s in FLAC,
+WAV, MP3 192k, AAC 256k, Opus 96k, Vorbis q2 and WMA lay at BER 0.004–0.06;
+different recordings at 0.187 (two versions of one theme sharing passages) and
+above, two arrangements of one tune at 0.43, chance at 0.5.
 
 Tracks whose query window has fewer than :data:`MIN_UNIQUE` distinct keys (a
-silent track, a constant tone, or under ≈3 s of audio) cannot be identified
+silent track, a constant tone, or under ≈2 s of audio) cannot be identified
 and are never grouped.
 """
 
@@ -121,33 +120,43 @@ def _keys(items: np.ndarray) -> np.ndarray:
 def candidate_pairs(window: Prints) -> Candidates:
     """Candidate pairs from the inverted index of the tracks' query windows (see the module doc).
 
-    ``window``: each track's first items; only the first QUERY_ITEMS of each are used.
+    ``window``: each track's first items; only the first QUERY_ITEMS of each are used. At most
+    2**20 tracks (the index packs a track number in 20 bits).
     """
     n = len(window)
+    if n > 1 << 20 or QUERY_ITEMS > 1 << 9:
+        raise ValueError(f"{n} tracks: the index takes at most {1 << 20}")
     empty = np.empty(0, dtype=np.int64)
     if n < 2:
         return Candidates(empty, empty, empty, empty)
-    # every item of each track's window, as (track, position, key)
+    # each track's window as one row of a matrix (hashes of the keys; padding marked by position)
     lengths = np.minimum(window.lengths, QUERY_ITEMS)
-    track = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    pos = np.arange(len(track), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    keys = _keys(window.items[np.repeat(window.starts, lengths) + pos])
-    hashed = keys * _KNUTH  # wraps: a multiplicative hash (Knuth) of the key
-    # one entry per (track, key), its first position, in hash order within each track
-    order = np.lexsort((pos, hashed, track))
-    track, pos, keys, hashed = track[order], pos[order], keys[order], hashed[order]
-    firsts = np.ones(len(keys), dtype=bool)
-    firsts[1:] = (keys[1:] != keys[:-1]) | (track[1:] != track[:-1])
-    track, pos, keys = track[firsts], pos[firsts], keys[firsts].astype(np.int64)
-    # the SKETCH keys of lowest hash per track (a bottom-k sketch: copies keep the same ones)
-    distinct = np.bincount(track, minlength=n)
-    rank = np.arange(len(track)) - np.repeat(np.cumsum(distinct) - distinct, distinct)
+    width = int(lengths.max(initial=0))
+    steps = np.arange(width)
+    inside = steps[None, :] < lengths[:, None]
+    at = np.where(inside, window.starts[:, None] + steps, 0)
+    hashed = _keys(window.items[at]) * _KNUTH  # wraps: a multiplicative hash (Knuth), one-to-one
+    # within each row by hash, then position (packed in one integer: a plain sort, no argsort);
+    # padding sorts last and is told by its position, at or beyond the row's length
+    packed = (np.where(inside, hashed, np.uint32(0xFFFFFFFF)).astype(np.int64) << 9) | steps
+    packed.sort(axis=1)
+    hashed, pos = packed >> 9, packed & 511
+    valid = pos < lengths[:, None]
+    distinct = valid.copy()
+    distinct[:, 1:] &= hashed[:, 1:] != hashed[:, :-1]
+    # the SKETCH keys of lowest hash per track (a bottom-k sketch: copies keep the same ones);
     # tracks with too few distinct keys (silence, a steady tone, a very short track) do not pair
-    keep = (rank < SKETCH) & (distinct[track] >= MIN_UNIQUE)
-    track, pos, keys = track[keep], pos[keep], keys[keep]
-    # an inverted index: entries sorted by key (then track); keys in too many tracks are dropped
-    order = np.lexsort((track, keys))
-    track, pos, keys = track[order], pos[order], keys[order]
+    rank = np.cumsum(distinct, axis=1, dtype=np.int16) - 1
+    usable = rank[:, -1] + 1 >= MIN_UNIQUE if width else np.zeros(n, dtype=bool)
+    chosen = distinct & (rank < SKETCH) & usable[:, None]
+    rows, cols = np.nonzero(chosen)
+    # an inverted index: (key, track, position) packed in one integer and sorted, so equal keys
+    # are neighbours; keys found in too many tracks are dropped
+    packed = (hashed[rows, cols] << 29) | (rows.astype(np.int64) << 9) | pos[rows, cols]
+    packed.sort()
+    keys = packed >> 29
+    track = (packed >> 9) & ((1 << 20) - 1)
+    pos = packed & ((1 << 9) - 1)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     keep = np.repeat(sizes <= MAX_BUCKET, sizes)
@@ -225,7 +234,11 @@ class Match:
     a: int
     b: int
     ber: float
-    offset_s: float
+    offset: int  # items: item i + offset of a meets item i of b
+
+    @property
+    def offset_s(self) -> float:
+        return self.offset / ITEMS_PER_SECOND
 
 
 def verify(
@@ -254,7 +267,7 @@ def verify(
         & (np.abs(durations[a] - durations[b]) <= MAX_DURATION_DIFF_S)
     )
     return [
-        Match(int(x), int(y), float(e), float(o) / ITEMS_PER_SECOND)
+        Match(int(x), int(y), float(e), int(o))
         for x, y, e, o in zip(a[ok], b[ok], best_ber[ok], best_off[ok], strict=True)
     ]
 
@@ -277,3 +290,29 @@ def connected_groups(n: int, matches: list[Match]) -> list[list[int]]:
     for i in sorted({m.a for m in matches} | {m.b for m in matches}):
         members.setdefault(root(i), []).append(i)
     return sorted(members.values(), key=lambda g: g[0])
+
+
+def offsets_from(start: int, edges: dict[int, list[tuple[int, int]]]) -> dict[int, int]:
+    """The offset (items) of every track connected to ``start`` against it, composed along the
+    matches (breadth first: the fewest steps); item ``i + offset`` of ``start`` meets item ``i``
+    of the other. ``edges``: :func:`match_edges`."""
+    found = {start: 0}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for other, step in edges.get(node, []):
+                if other not in found:
+                    found[other] = found[node] + step
+                    nxt.append(other)
+        frontier = nxt
+    return found
+
+
+def match_edges(matches: list[Match]) -> dict[int, list[tuple[int, int]]]:
+    """Each track's matched neighbours with their offsets (both directions)."""
+    edges: dict[int, list[tuple[int, int]]] = {}
+    for m in matches:
+        edges.setdefault(m.a, []).append((m.b, m.offset))
+        edges.setdefault(m.b, []).append((m.a, -m.offset))
+    return edges

@@ -85,21 +85,32 @@ def _facts(path: str) -> StreamFacts | str:
         return exc.strerror or str(exc)
 
 
-def _against(prints: recordings.Prints, kept: int, others: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Best BER (and its offset, in items) of each of ``others`` against ``kept``, over every
-    alignment within ±MAX_OFFSET."""
-    offsets = np.arange(-recordings.MAX_OFFSET, recordings.MAX_OFFSET + 1)
-    best = np.full(len(others), 1.0)
-    at = np.zeros(len(others), dtype=np.int64)
-    for j, other in enumerate(others):
-        ber, overlap = recordings.aligned_ber(
-            prints, np.full(len(offsets), kept), np.full(len(offsets), other), offsets
-        )
-        shorter = min(prints.lengths[kept], prints.lengths[other])
-        ber = np.where(overlap >= recordings.MIN_OVERLAP * shorter, ber, 1.0)
-        k = int(np.argmin(ber))
-        best[j], at[j] = ber[k], offsets[k]
+def _against(
+    prints: recordings.Prints, kept: np.ndarray, other: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """BER (and offset, in items) of each ``other[k]`` against ``kept[k]``: at the offset the
+    matches compose to, and one item either side, the best of the three."""
+    best = np.full(len(other), 1.0)
+    at = offset.copy()
+    for shift in (0, -1, 1):
+        ber, _ = recordings.aligned_ber(prints, kept, other, offset + shift)
+        better = ber < best
+        best[better], at[better] = ber[better], offset[better] + shift
     return best, at
+
+
+def _candidate(row: dict, facts: StreamFacts | str) -> Candidate:
+    """What the keep rule looks at, from the row and the file's headers (a str: unreadable)."""
+    known = isinstance(facts, StreamFacts)
+    return Candidate(
+        path=row["path"],
+        readable=known,
+        derived=(known and facts.derived) or bool(row.get("derived_from")),
+        lossless=known and facts.lossless,
+        bit_rate=facts.bit_rate if known else None,
+        duration_s=row["duration_s"],
+        size=row["size"],
+    )
 
 
 def find_duplicates(conn: sqlite3.Connection, max_ber: float = recordings.MAX_BER) -> Duplicates:
@@ -122,37 +133,39 @@ def find_duplicates(conn: sqlite3.Connection, max_ber: float = recordings.MAX_BE
     groups_local = recordings.connected_groups(len(involved), matched)
     rowids = windows.rowids[involved]
     details = load_details(conn, [int(rowids[i]) for g in groups_local for i in g])
-    groups = []
+    edges = recordings.match_edges(matched)
+    ranked_groups = []
     for members in groups_local:
-        rows = {i: details[int(rowids[i])] for i in members}
-        facts = {i: _facts(rows[i]["path"]) for i in members}
-        candidates_of = {}
-        for i in members:
-            f = facts[i]
-            known = isinstance(f, StreamFacts)
-            candidates_of[i] = Candidate(
-                path=rows[i]["path"],
-                readable=known,
-                derived=(known and f.derived) or bool(rows[i].get("derived_from")),
-                lossless=known and f.lossless,
-                bit_rate=f.bit_rate if known else None,
-                duration_s=rows[i]["duration_s"],
-                size=rows[i]["size"],
-            )
+        facts = {i: _facts(details[int(rowids[i])]["path"]) for i in members}
+        candidates_of = {i: _candidate(details[int(rowids[i])], facts[i]) for i in members}
         by_path = {c.path: i for i, c in candidates_of.items()}
         ranked = [by_path[c.path] for c in order(list(candidates_of.values()))]
-        kept, others = ranked[0], ranked[1:]
-        ber, offset = _against(whole, kept, others)
+        ranked_groups.append((ranked, facts, candidates_of))
+    # every member against its group's kept file, in one pass
+    kept_of, other_of, offset_of = [], [], []
+    for ranked, _, _ in ranked_groups:
+        composed = recordings.offsets_from(ranked[0], edges)
+        for i in ranked[1:]:
+            kept_of.append(ranked[0])
+            other_of.append(i)
+            offset_of.append(composed[i])
+    ber, offset = _against(
+        whole, np.array(kept_of, np.int64), np.array(other_of, np.int64), np.array(offset_of, np.int64)
+    )
+    against = {(k, o): (float(e), int(d)) for k, o, e, d in zip(kept_of, other_of, ber, offset, strict=True)}
+    groups = []
+    for ranked, facts, candidates_of in ranked_groups:
         out = []
         for j, i in enumerate(ranked):
-            f, row, c = facts[i], rows[i], candidates_of[i]
+            f, row, c = facts[i], details[int(rowids[i])], candidates_of[i]
             known = isinstance(f, StreamFacts)
+            e, d = (0.0, 0) if j == 0 else against[ranked[0], i]
             out.append(
                 DuplicateMember(
                     path=row["path"],
                     keep=j == 0,
-                    ber=0.0 if j == 0 else float(ber[j - 1]),
-                    offset_s=0.0 if j == 0 else float(offset[j - 1]) / ITEMS_PER_SECOND,
+                    ber=e,
+                    offset_s=d / ITEMS_PER_SECOND,
                     codec=f.codec if known else "?",
                     lossless=c.lossless,
                     bit_rate=c.bit_rate,
@@ -167,8 +180,7 @@ def find_duplicates(conn: sqlite3.Connection, max_ber: float = recordings.MAX_BE
                     note="" if known else f"cannot be read now: {f}",
                 )
             )
-        why = reason(candidates_of[ranked[0]], candidates_of[ranked[1]])
-        groups.append((out, why))
+        groups.append((out, reason(candidates_of[ranked[0]], candidates_of[ranked[1]])))
     groups.sort(key=lambda g: g[0][0].path)
     return Duplicates(
         [DuplicateGroup(n, why, members) for n, (members, why) in enumerate(groups, start=1)],

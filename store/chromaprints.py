@@ -50,19 +50,20 @@ def load_windows(conn: sqlite3.Connection, items: int) -> Windows:
         (n,) = _plain(conn).execute(f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done'").fetchone()
         return Windows(np.empty(0, np.int64), np.empty(0), [], int(n))
     cursor = _plain(conn)
+    # (the sink stores whole uint32 items only; the length test keeps anything else out)
     cursor.execute(
         f"SELECT rowid, duration_s, substr(chromaprint, 1, ?) FROM {TABLE} "
-        "WHERE status = 'done' AND chromaprint IS NOT NULL",
+        "WHERE status = 'done' AND chromaprint IS NOT NULL AND length(chromaprint) % 4 = 0",
         (4 * items,),
     )
     rowids: list[int] = []
     durations: list[float] = []
     blobs: list[bytes] = []
     while rows := cursor.fetchmany(20_000):
-        for rowid, duration, blob in rows:
-            rowids.append(rowid)
-            durations.append(duration if duration is not None else float("nan"))
-            blobs.append(bytes(blob) if len(blob) % 4 == 0 else bytes(blob[: len(blob) // 4 * 4]))
+        ids, lengths, prints = zip(*rows, strict=True)
+        rowids.extend(ids)
+        durations.extend(lengths)
+        blobs.extend(prints)
     (missing,) = (
         _plain(conn)
         .execute(f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done' AND chromaprint IS NULL")

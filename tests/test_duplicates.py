@@ -47,8 +47,7 @@ def decoded_row(path: Path) -> tuple:
     values are not what these tests look at: zeros)."""
     size, mtime_ns = file_identity(str(path))
     ref = TrackRef("test", 0, 0, str(path), size, mtime_ns)
-    for header, _pcm in iter_chunks(str(path), ref, 10.0):
-        pass
+    *_, (header, _pcm) = iter_chunks(str(path), ref, 10.0)
     duration = (header.start + header.frames) / header.sample_rate
     values = dict.fromkeys(FEATURES, 0.0)
     return done_row(ref, duration, header.sample_rate, header.channels, values, None, header.chromaprint)
@@ -226,7 +225,7 @@ def test_chromaprint_does_not_depend_on_how_the_decode_is_cut(music) -> None:
         step = int(rng.integers(1, 50_000))
         fed.feed(pcm[at : at + step])
         at += step
-    assert len(prints) == 1 and len(next(iter(prints))) > 1000 and fed.finish() == whole
+    assert len(prints) == 1 and len(next(iter(prints))) > 500 and fed.finish() == whole
 
 
 def test_a_rate_chromaprint_refuses_is_a_warning_not_a_failure(tmp_path, capfd) -> None:
@@ -292,16 +291,16 @@ def synthetic_prints(n: int, rng: np.random.Generator, length: int = 900) -> lis
 
 def test_the_index_finds_planted_copies_among_thousands_and_nothing_else() -> None:
     rng = np.random.default_rng(7)
-    prints = synthetic_prints(3000, rng)
+    prints = synthetic_prints(2000, rng, length=600)
     planted = {}
     for k in range(40):
-        src = int(rng.integers(3000))
+        src = int(rng.integers(2000))
         trim = int(rng.integers(0, 40))
         noise = rng.random((len(prints[src]) - trim, 32)) < rng.uniform(0.005, 0.06)
         copy = prints[src][trim:] ^ np.packbits(noise, axis=1, bitorder="little").view("<u4")[:, 0]
-        planted[3000 + k] = src
+        planted[2000 + k] = src
         prints.append(copy)
-    silence = [np.full(900, 627964279, np.uint32), np.full(900, 627964279, np.uint32)]
+    silence = [np.full(600, 627964279, np.uint32), np.full(600, 627964279, np.uint32)]
     prints += silence  # two silent tracks: identical prints, but nothing to identify
     p = Prints.of(prints)
     matches = verify(p, candidate_pairs(p), np.full(len(prints), 120.0))
@@ -315,7 +314,8 @@ def test_the_index_finds_planted_copies_among_thousands_and_nothing_else() -> No
 @pytest.fixture(scope="module")
 def stacked(music, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, list[Path]]]:
     work = tmp_path_factory.mktemp("stack")
-    paths = [*music["tune"], *music["apart"]]
+    # the original, its MP3, Opus and WMA copies, and the other arrangement: one group, one apart
+    paths = [music["tune"][i] for i in (0, 3, 5, 7)] + music["apart"][:1]
     with Stack(work) as stack:
         stack.start(analyzers=2)
         result = stack.ingest(paths, timeout=300)
@@ -355,4 +355,4 @@ def test_duplicates_runs_as_a_command(stacked) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert len(list(csv.DictReader(io.StringIO(done.stdout)))) == 8
+    assert [r["action"] for r in csv.DictReader(io.StringIO(done.stdout))] == ["keep", "copy", "copy", "copy"]
