@@ -3,7 +3,8 @@ whether fpstream wrote it. ``fpstream duplicates`` reads this for the members of
 few files), never for the whole library.
 
 FFmpeg (PyAV) opens the container and reads its headers and tags, no audio is
-decoded. A file is *derived* (fpstream wrote it from another file) when a tag
+decoded; a file FFmpeg refuses that libsndfile reads (some Ogg Vorbis files:
+ingest reads Vorbis with libsndfile too) is described by libsndfile. A file is *derived* (fpstream wrote it from another file) when a tag
 says so: ``ENCODER`` starting with ``fpstream`` (``fpstream master`` writes
 ``ENCODER=fpstream master …``), or a ``DERIVED_FROM`` tag naming its source.
 Tag names are compared case-insensitively, in the container's and the audio
@@ -13,9 +14,11 @@ container).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import av
+import soundfile as sf
 
 from audio.readers import DecodeError
 
@@ -76,4 +79,29 @@ def stream_facts(path: str) -> StreamFacts:
     except DecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise DecodeError(f"cannot read the stream's headers: {exc}") from None
+        try:
+            return _libsndfile_facts(path)
+        except (sf.LibsndfileError, OSError, RuntimeError, ValueError):
+            raise DecodeError(f"cannot read the stream's headers: {exc}") from None
+
+
+#: libsndfile subtypes that hold the audio exactly.
+_LOSSLESS_SUBTYPES = ("PCM_", "FLOAT", "DOUBLE", "ALAC_", "DWVW_")
+
+
+def _libsndfile_facts(path: str) -> StreamFacts:
+    with sf.SoundFile(path) as f:
+        lossless = f.format == "FLAC" or f.subtype.startswith(_LOSSLESS_SUBTYPES)
+        seconds = f.frames / f.samplerate if f.samplerate else 0.0
+        if lossless:
+            bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
+            bit_rate = f.samplerate * f.channels * bits.get(f.subtype, 64 if f.subtype == "DOUBLE" else 16)
+        else:
+            bit_rate = round(os.path.getsize(path) * 8 / seconds) if seconds else None
+        return StreamFacts(
+            codec=f.subtype.lower(),
+            lossless=lossless,
+            bit_rate=bit_rate,
+            encoder=f.software or "",
+            derived_from="",
+        )

@@ -68,7 +68,7 @@ def build(db: Path, rows: int, groups: int, seed: int = 0) -> set[frozenset[str]
         out = []
         for k, p in enumerate(batch):
             i = lo + k
-            if rng.random() < 0.001:
+            if rng.random() < 0.001 and i not in copies_of:
                 p = np.full(ITEMS, SILENT, np.uint32)  # a silent track: never identifiable
             ref = TrackRef(
                 "bench", number, 0, f"/music/{i // 1000:03d}/track{i:06d}.flac", 30_000_000, number
