@@ -4,9 +4,11 @@ few files), never for the whole library.
 
 FFmpeg (PyAV) opens the container and reads its headers and tags, no audio is
 decoded; a file FFmpeg refuses that libsndfile reads (some Ogg Vorbis files:
-ingest reads Vorbis with libsndfile too) is described by libsndfile. A file is *derived* (fpstream wrote it from another file) when a tag
-says so: ``ENCODER`` starting with ``fpstream`` (``fpstream master`` writes
-``ENCODER=fpstream master …``), or a ``DERIVED_FROM`` tag naming its source.
+ingest reads Vorbis with libsndfile too) is described by libsndfile. A file
+is *derived* (fpstream wrote it from another file) when it carries the mark
+``fpstream master`` leaves (``audio.derived``: libsndfile's ``software``
+string, which FFmpeg shows as ``ENCODER``), when a tag says so: ``ENCODER``
+starting with ``fpstream``, or a ``DERIVED_FROM`` tag naming its source.
 Tag names are compared case-insensitively, in the container's and the audio
 stream's tags alike (Vorbis comments sit on the stream, ID3 and MP4 tags on the
 container).
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import av
 import soundfile as sf
 
+from audio.derived import is_derived
 from audio.readers import DecodeError
 
 DERIVED_ENCODER_PREFIX = "fpstream"
@@ -40,11 +43,12 @@ class StreamFacts:
     bit_rate: int | None
     encoder: str  # the ENCODER tag, "" when absent
     derived_from: str
+    marked: bool = False  # carries fpstream master's mark (audio.derived)
 
     @property
     def derived(self) -> bool:
         """fpstream wrote this file from another one (``fpstream master``)."""
-        return self.encoder.lower().startswith(DERIVED_ENCODER_PREFIX) or bool(self.derived_from)
+        return self.marked or self.encoder.lower().startswith(DERIVED_ENCODER_PREFIX) or bool(self.derived_from)
 
 
 def _tag(tags: dict[str, str], name: str) -> str:
@@ -75,6 +79,7 @@ def stream_facts(path: str) -> StreamFacts:
                 bit_rate=bit_rate,
                 encoder=_tag(tags, "encoder"),
                 derived_from=_tag(tags, "derived_from"),
+                marked=is_derived(path),
             )
     except DecodeError:
         raise
@@ -104,4 +109,5 @@ def _libsndfile_facts(path: str) -> StreamFacts:
             bit_rate=bit_rate,
             encoder=f.software or "",
             derived_from="",
+            marked=is_derived(path),
         )

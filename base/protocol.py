@@ -7,7 +7,7 @@ Messages are multipart. The first frame is always a msgpack map with at least
 chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
 interleaved samples, sent and received without copies.
 
-Flows (see DESIGN.md):
+Flows (docs/design.md has the picture and the channels):
 
 - ``chunk``   ingest -> broker -> analyzer: ``[header, pcm]``
 - ``partial`` analyzer -> broker -> sink: ``[header]`` (header carries the partial)
@@ -126,6 +126,9 @@ class ChunkHeader:
     # sub-fingerprints, stored in the row's ``chromaprint`` column; b"" on other chunks and for
     # a track too short to fingerprint. Optional on the wire.
     chromaprint: bytes = field(default=b"", repr=False)
+    # Last chunk only: the source path in the mark of a file fpstream master wrote, when it is fed
+    # on purpose (``--include-derived``), stored in ``derived_from``; "" = not derived. Optional.
+    derived_from: str = ""
 
     @property
     def total_frames(self) -> int:
@@ -327,6 +330,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
         chromaprint=_get(msg, "chromaprint", bytes) if "chromaprint" in msg else b"",
+        derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
     )
     if header.dtype != PCM_DTYPE.str:
         raise ProtocolError(f"unsupported dtype {header.dtype!r}")

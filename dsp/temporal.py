@@ -37,7 +37,7 @@ TIGHTNESS = 100.0
 PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 periods of 40 BPM
 PERIODICITY_HOP = 128  # frames
 HARMONIC_WEIGHTS = (1.0, 0.75, 0.5, 0.25)  # of a period's multiples 1..4 in its evidence
-PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see README)
+PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see docs/analysis.md)
 
 
 def onset_strength(mag: np.ndarray, track_start: bool = False) -> np.ndarray:

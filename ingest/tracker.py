@@ -60,6 +60,7 @@ class Track:
     # The track's Chromaprint, from the decode of the whole track (its last chunk carried it): a
     # last chunk decoded again alone has none of its own and is sent with this one.
     chromaprint: bytes = b""
+    derived_from: str = ""  # the source in the mark of a file fpstream master wrote (audio.derived)
     deadline: float | None = None  # None while the track is being sent (or waits to be)
     audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0

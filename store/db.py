@@ -3,7 +3,7 @@
 One table, ``tracks``, keyed by path. Writing the same track twice (a re-sent
 track, a re-run with ``--force``) replaces the row, so a path never has two.
 The schema version lives in ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a
-database from the version before it (the next lower key) to ``n``.
+database from version ``n - 1`` to ``n``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,9 +41,23 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
-    # v5: the identity fingerprint (Chromaprint) of a done row; NULL on older rows until re-fed
-    # (versions 3 and 4 are other branches' columns: a gap is skipped, the lead renumbers)
-    5: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
+    # v3: a counter every change of ``tracks`` increases (triggers), so a reader can tell in one
+    # query whether what it cached of the library (store.cache) is still the library
+    3: (
+        "CREATE TABLE library_state (generation INTEGER NOT NULL)",
+        "INSERT INTO library_state (generation) VALUES (0)",
+        *(
+            f"CREATE TRIGGER tracks_{event.lower()} AFTER {event} ON tracks "
+            "BEGIN UPDATE library_state SET generation = generation + 1; END"
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
+    # v6 (4 and 5 belong to other branches: CONTRACTS.md): the source of a file fpstream master
+    # wrote, when it is fed on purpose (ingest --include-derived; audio.derived)
+    6: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
+    # v7 (branch dup; after main's 6 so that no database skips it): the identity fingerprint
+    # (Chromaprint, audio/chromaprint.py) of a done row; NULL on older rows until they are re-fed
+    7: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -75,21 +90,16 @@ def _check_version(version: int) -> None:
         raise SchemaError(f"database schema version {version} is newer than this fpstream ({SCHEMA_VERSION})")
 
 
-def _steps(version: int) -> list[int]:
-    """The migrations a database at ``version`` still needs, in order."""
-    return sorted(v for v in MIGRATIONS if v > version)
-
-
 async def migrate(db: aiosqlite.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION, one transaction per step; returns the version."""
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
     version = int(row[0]) if row else 0
     _check_version(version)
-    for target in _steps(version):
+    for target in range(version + 1, SCHEMA_VERSION + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {target}")
             await db.commit()
@@ -109,10 +119,10 @@ def create_schema(conn: sqlite3.Connection) -> None:
     row = conn.execute("PRAGMA user_version").fetchone()
     version = int(row[0]) if row else 0
     _check_version(version)
-    for target in _steps(version):
+    for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.commit()
@@ -121,9 +131,9 @@ def create_schema(conn: sqlite3.Connection) -> None:
             raise
 
 
-async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+async def upsert(db: aiosqlite.Connection, rows: Sequence[Row]) -> None:
     """Write rows (as made by done_row/failed_row) in one transaction."""
-    await db.executemany(UPSERT, rows)
+    await db.executemany(UPSERT, [row.as_tuple() for row in rows])
     await db.commit()
 
 
@@ -135,6 +145,45 @@ def _known(n: int) -> int | None:
     return n if n >= 0 else None  # ingest sends -1 for a size/mtime it could not read
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of ``tracks`` as the sink (and ``fpstream analyze``, and ``master``) writes it.
+
+    ``values`` holds the 25 values of a ``done`` row (None for a ``failed`` one); every later
+    column (:data:`base.fields.ADDED_COLUMNS`) is a field of its own. :meth:`as_tuple` is the
+    row in :data:`COLUMNS` order, as the upsert takes it; :meth:`as_dict` the same by name.
+    """
+
+    path: str
+    status: str  # 'done' or 'failed'
+    error: str | None
+    size: int | None
+    mtime_ns: int | None
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None
+    analyzed_at: str
+    fingerprint_version: int
+    values: dict[str, float] | None = None
+    warning: str | None = None
+    derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
+    chromaprint: bytes | None = None  # raw Chromaprint: b"" too short to have one, None not computed
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        head = tuple(getattr(self, name) for name in TRACK_COLUMNS)
+        values = self.values or {}
+        return head + tuple(values.get(name) for name in FEATURES) + tuple(
+            getattr(self, name) for name in ADDED_COLUMNS
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(zip(COLUMNS, self.as_tuple(), strict=True))
+
+
+# Every column has its field: a column added to the schema without one would be written as NULL.
+assert all(name in Row.__dataclass_fields__ for name in TRACK_COLUMNS + ADDED_COLUMNS)
+
+
 def done_row(
     ref: TrackRef,
     duration_s: float,
@@ -142,8 +191,9 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
+    derived_from: str | None = None,
     chromaprint: bytes | None = None,
-) -> tuple[Any, ...]:
+) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
@@ -152,39 +202,41 @@ def done_row(
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
-    floats = [float(values[name]) for name in FEATURES]
-    bad = [name for name, v in zip(FEATURES, floats, strict=True) if not math.isfinite(v)]
+    floats = {name: float(values[name]) for name in FEATURES}
+    bad = [name for name, v in floats.items() if not math.isfinite(v)]
     if bad or not math.isfinite(duration_s):
         raise ValueError(f"fingerprint has non-finite values: {', '.join(bad) or 'duration_s'}")
-    head = (
-        ref.path,
-        "done",
-        None,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        float(duration_s),
-        sample_rate,
-        channels,
-        now_utc(),
-        FINGERPRINT_VERSION,
+    return Row(
+        path=ref.path,
+        status="done",
+        error=None,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=float(duration_s),
+        sample_rate=sample_rate,
+        channels=channels,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
+        values=floats,
+        warning=warning or None,
+        derived_from=derived_from or None,
+        chromaprint=chromaprint,
     )
-    return head + tuple(floats) + (warning or None, chromaprint)
 
 
-def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
-    head = (
-        ref.path,
-        "failed",
-        error,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        None,
-        None,
-        None,
-        now_utc(),
-        FINGERPRINT_VERSION,
+def failed_row(ref: TrackRef, error: str) -> Row:
+    return Row(
+        path=ref.path,
+        status="failed",
+        error=error,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=None,
+        sample_rate=None,
+        channels=None,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None, None)
 
 
 class Fingerprinted(Protocol):
@@ -193,10 +245,11 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    derived_from: str | None
     chromaprint: bytes | None
 
 
-def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
+def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> Row:
     """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
     ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
     was missing or not finite. Never raises."""
@@ -204,13 +257,20 @@ def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprin
         return failed_row(ref, result)
     try:
         return done_row(
-            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.chromaprint
+            ref,
+            result.duration_s,
+            sample_rate,
+            channels,
+            result.values,
+            result.warning,
+            result.derived_from,
+            result.chromaprint,
         )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 
 
-def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
+def store_row(db_path: Path, row: Row) -> None:
     """Upsert one row from outside the sink (``fpstream master`` stores the fingerprint it
     computed), creating and migrating the database if needed. Raises ``sqlite3.Error``/``OSError``.
 
@@ -220,7 +280,7 @@ def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         create_schema(conn)
         with conn:
-            conn.execute(UPSERT, row)
+            conn.execute(UPSERT, row.as_tuple())
     finally:
         conn.close()
 

@@ -50,14 +50,14 @@ FORMATS: dict[str, tuple[str | None, str, int | None, str]] = {
 }
 LOSSLESS = ("wav", "aiff", "alac", "wavpack")
 # Lossy formats held to the value tolerances below. Not WMA: FFmpeg's wmav2 encoder (the one a test can run)
-# smears transients (pre-echo), which moves transient_density by 40 % on this signal; the README
+# smears transients (pre-echo), which moves transient_density by 40 % on this signal; docs/formats.md
 # reports what WMA from it does to each value.
 CLOSE_TO_FLAC = ("mp3", "aac", "opus", "vorbis")
 # WMA's decoder drops its first 1024-sample block (an MDCT overlap the ASF container does not
-# declare as delay), so WMA alone may come out short by up to 2048 samples (README, "Formats").
+# declare as delay), so WMA alone may come out short by up to 2048 samples (docs/formats.md).
 WMA_SHORT_MAX = 2048
 
-# Lossy vs FLAC, the bounds and ours for the rest (justified in README, "Formats"):
+# Lossy vs FLAC, the bounds and ours for the rest (justified in docs/formats.md):
 # relative for values that scale (Hz, BPM, onsets/s), absolute for the others.
 RELATIVE = {"spectral_centroid": 0.03, "spectral_rolloff": 0.03, "tempo_bpm": 0.02, "transient_density": 0.10}
 ABSOLUTE = {
@@ -416,9 +416,9 @@ def test_a_version_1_database_gains_the_later_columns_and_keeps_its_rows(tmp_pat
     conn.commit()
     create_schema(conn)  # what the sink's migrate does, for a plain connection
     columns = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]
-    assert columns == list(COLUMNS) and columns[-2:] == ["warning", "chromaprint"]
-    assert conn.execute("SELECT path, error, warning, chromaprint FROM tracks").fetchall() == [
-        ("/music/a.mp3", "file not found", None, None)
+    assert columns == list(COLUMNS) and columns[-3:] == ["warning", "derived_from", "chromaprint"]
+    assert conn.execute("SELECT path, error, warning, derived_from, chromaprint FROM tracks").fetchall() == [
+        ("/music/a.mp3", "file not found", None, None, None)
     ]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
