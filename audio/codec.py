@@ -48,7 +48,8 @@ class StreamFacts:
     @property
     def derived(self) -> bool:
         """fpstream wrote this file from another one (``fpstream master``)."""
-        return self.marked or self.encoder.lower().startswith(DERIVED_ENCODER_PREFIX) or bool(self.derived_from)
+        by_tag = self.encoder.lower().startswith(DERIVED_ENCODER_PREFIX) or bool(self.derived_from)
+        return self.marked or by_tag
 
 
 def _tag(tags: dict[str, str], name: str) -> str:

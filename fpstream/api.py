@@ -387,7 +387,6 @@ __all__ = [
     "DuplicateMember",
     "Duplicates",
     "Library",
-    "Neighbour",
     "PlaylistEntry",
     "Track",
 ]

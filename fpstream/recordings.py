@@ -6,7 +6,7 @@ prints, aligned, differ in few bits; finding which pairs to compare uses an
 index, never all pairs.
 
 1. **Index** (:func:`candidate_pairs`). From each track's first
-   :data:`QUERY_ITEMS` items (≈40 s), each item's top 28 bits (AcoustID's query
+   :data:`QUERY_ITEMS` items (≈32 s), each item's top 28 bits (AcoustID's query
    bits: the low filters flip first under a lossy codec) become a key. Of each
    track's distinct keys, the :data:`SKETCH` of lowest hash are indexed (a
    bottom-k sketch: the choice depends on the values only, so a copy keeps the
@@ -46,8 +46,8 @@ import numpy as np
 
 from audio.chromaprint import ITEMS_PER_SECOND
 
-#: Items from the start of each print that go into the index (≈40 s).
-QUERY_ITEMS = 320
+#: Items from the start of each print that go into the index (≈32 s).
+QUERY_ITEMS = 256
 #: Top bits of an item that make its key (AcoustID's ACOUSTID_QUERY_BITS).
 KEY_BITS = 28
 #: Keys indexed per track: those of lowest hash (a bottom-k sketch of its query window).
@@ -67,7 +67,13 @@ MIN_OVERLAP = 0.5
 #: Largest difference of durations between copies, seconds.
 MAX_DURATION_DIFF_S = 7.0
 
-_KNUTH = np.uint32(2654435761)  # multiplicative hash (Knuth): spreads keys over the sample classes
+_KNUTH = np.uint32(2654435761)  # multiplicative hash (Knuth): the sketch's order of keys
+_PAD = 0xFFFFFFFF
+
+
+def _positions(lengths: np.ndarray) -> np.ndarray:
+    """0..length-1 for each length, concatenated."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
 @dataclass(frozen=True)
@@ -129,30 +135,35 @@ def candidate_pairs(window: Prints) -> Candidates:
     empty = np.empty(0, dtype=np.int64)
     if n < 2:
         return Candidates(empty, empty, empty, empty)
-    # each track's window as one row of a matrix (hashes of the keys; padding marked by position)
+    # each track's window as one row of a matrix of key hashes, padded with PAD (which sorts last;
+    # a key whose hash is PAD is dropped from every print alike)
     lengths = np.minimum(window.lengths, QUERY_ITEMS)
     width = int(lengths.max(initial=0))
-    steps = np.arange(width)
-    inside = steps[None, :] < lengths[:, None]
-    at = np.where(inside, window.starts[:, None] + steps, 0)
-    hashed = _keys(window.items[at]) * _KNUTH  # wraps: a multiplicative hash (Knuth), one-to-one
-    # within each row by hash, then position (packed in one integer: a plain sort, no argsort);
-    # padding sorts last and is told by its position, at or beyond the row's length
-    packed = (np.where(inside, hashed, np.uint32(0xFFFFFFFF)).astype(np.int64) << 9) | steps
+    inside = np.arange(width)[None, :] < lengths[:, None]
+    if np.array_equal(lengths, window.lengths):  # the items are the rows, in order
+        items = window.items
+    else:
+        items = window.items[np.repeat(window.starts, lengths) + _positions(lengths)]
+    hashed = np.full((n, width), _PAD, dtype=np.uint32)
+    hashed[inside] = _keys(items) * _KNUTH  # wraps: a multiplicative hash (Knuth), one-to-one
+    # within each row by hash, then position (packed in one integer: a plain sort, no argsort)
+    packed = hashed.astype(np.int64)
+    del hashed
+    packed <<= 9
+    packed |= np.arange(width, dtype=np.int64)
     packed.sort(axis=1)
-    hashed, pos = packed >> 9, packed & 511
-    valid = pos < lengths[:, None]
-    distinct = valid.copy()
-    distinct[:, 1:] &= hashed[:, 1:] != hashed[:, :-1]
+    key = packed >> 9
+    distinct = key != _PAD
+    distinct[:, 1:] &= key[:, 1:] != key[:, :-1]
     # the SKETCH keys of lowest hash per track (a bottom-k sketch: copies keep the same ones);
     # tracks with too few distinct keys (silence, a steady tone, a very short track) do not pair
-    rank = np.cumsum(distinct, axis=1, dtype=np.int16) - 1
-    usable = rank[:, -1] + 1 >= MIN_UNIQUE if width else np.zeros(n, dtype=bool)
-    chosen = distinct & (rank < SKETCH) & usable[:, None]
+    rank = np.cumsum(distinct, axis=1, dtype=np.int16)
+    usable = rank[:, -1] >= MIN_UNIQUE if width else np.zeros(n, dtype=bool)
+    chosen = distinct & (rank <= SKETCH) & usable[:, None]
     rows, cols = np.nonzero(chosen)
     # an inverted index: (key, track, position) packed in one integer and sorted, so equal keys
     # are neighbours; keys found in too many tracks are dropped
-    packed = (hashed[rows, cols] << 29) | (rows.astype(np.int64) << 9) | pos[rows, cols]
+    packed = ((packed[rows, cols] >> 9) << 29) | (rows.astype(np.int64) << 9) | (packed[rows, cols] & 511)
     packed.sort()
     keys = packed >> 29
     track = (packed >> 9) & ((1 << 20) - 1)

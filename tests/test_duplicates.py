@@ -34,7 +34,7 @@ from fpstream.cli import main
 from fpstream.keep import Candidate, order, reason
 from fpstream.recordings import MAX_BER, Prints, candidate_pairs, connected_groups, verify
 from ingest.skip import ANALYSE, SKIP_DONE, PreviousRun
-from store.db import UPSERT, create_schema, done_row
+from store.db import UPSERT, Row, create_schema, done_row
 from tests.copies import CODECS, tune, write_copies
 from tests.music_styles import style_track
 from tests.stack_harness import Stack
@@ -42,7 +42,7 @@ from tests.stack_harness import Stack
 SR = 44_100
 
 
-def decoded_row(path: Path) -> tuple:
+def decoded_row(path: Path) -> Row:
     """The row the stack would store for ``path``, its Chromaprint from ingest's decode (the 25
     values are not what these tests look at: zeros)."""
     size, mtime_ns = file_identity(str(path))
@@ -50,7 +50,9 @@ def decoded_row(path: Path) -> tuple:
     *_, (header, _pcm) = iter_chunks(str(path), ref, 10.0)
     duration = (header.start + header.frames) / header.sample_rate
     values = dict.fromkeys(FEATURES, 0.0)
-    return done_row(ref, duration, header.sample_rate, header.channels, values, None, header.chromaprint)
+    return done_row(
+        ref, duration, header.sample_rate, header.channels, values, chromaprint=header.chromaprint
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def library(music, tmp_path_factory: pytest.TempPathFactory) -> Path:
     conn = sqlite3.connect(db)
     create_schema(conn)
     with conn:
-        conn.executemany(UPSERT, [decoded_row(p) for paths in music.values() for p in paths])
+        conn.executemany(UPSERT, [decoded_row(p).as_tuple() for paths in music.values() for p in paths])
     conn.close()
     return db
 
@@ -98,7 +100,7 @@ def test_every_copy_groups_with_its_original_and_nothing_else_groups(music, libr
 
 def test_the_arrangements_of_one_tune_are_far_apart(music) -> None:
     """What keeps them apart is the bit error rate, not a lack of candidates: measured directly."""
-    prints = [items(decoded_row(p)[-1]) for p in (music["tune"][0], *music["apart"])]
+    prints = [items(decoded_row(p).chromaprint) for p in (music["tune"][0], *music["apart"])]
     p = Prints.of(prints)
     offsets = np.arange(-80, 81)
     from fpstream.recordings import aligned_ber
@@ -131,7 +133,7 @@ def test_an_original_is_kept_over_a_file_fpstream_wrote(music, tmp_path) -> None
     conn = sqlite3.connect(db)
     create_schema(conn)
     with conn:
-        conn.executemany(UPSERT, [decoded_row(original), decoded_row(master)])
+        conn.executemany(UPSERT, [decoded_row(original).as_tuple(), decoded_row(master).as_tuple()])
     conn.close()
     (group,) = Library(db).duplicates().groups
     assert [m.path for m in group.members] == [str(original), str(master)]
@@ -168,11 +170,13 @@ def test_tags_and_a_derived_from_column_are_used_when_the_library_has_them(music
     db = tmp_path / "tagged.db"
     conn = sqlite3.connect(db)
     create_schema(conn)
+    present = {c[1] for c in conn.execute("PRAGMA table_info(tracks)")}
     for column in ("title", "artist", "album", "derived_from"):  # what the tag branch's schema adds
-        conn.execute(f"ALTER TABLE tracks ADD COLUMN {column} TEXT")
+        if column not in present:
+            conn.execute(f"ALTER TABLE tracks ADD COLUMN {column} TEXT")
     flac, mp3 = music["tune"][0], music["tune"][3]
     with conn:
-        conn.executemany(UPSERT, [decoded_row(flac), decoded_row(mp3)])
+        conn.executemany(UPSERT, [decoded_row(flac).as_tuple(), decoded_row(mp3).as_tuple()])
         conn.execute("UPDATE tracks SET title = 'Tune', artist = 'Band', album = 'Songs'")
         conn.execute("UPDATE tracks SET derived_from = ? WHERE path = ?", ("/elsewhere/x.flac", str(flac)))
     conn.close()
@@ -255,9 +259,10 @@ def test_a_rerun_refeeds_a_done_row_without_a_chromaprint(tmp_path) -> None:
     create_schema(conn)
     ref = TrackRef("i", 0, 0, "/m/a.flac", 100, 200)
     with conn:
-        conn.execute(UPSERT, done_row(ref, 10.0, 44_100, 2, dict.fromkeys(FEATURES, 0.0), None, None))
-        conn.execute(UPSERT, done_row(TrackRef("i", 1, 0, "/m/b.flac", 100, 200), 10.0, 44_100, 2,
-                                      dict.fromkeys(FEATURES, 0.0), None, b""))  # fmt: skip
+        zeros = dict.fromkeys(FEATURES, 0.0)
+        conn.execute(UPSERT, done_row(ref, 10.0, 44_100, 2, zeros, chromaprint=None).as_tuple())
+        b = TrackRef("i", 1, 0, "/m/b.flac", 100, 200)
+        conn.execute(UPSERT, done_row(b, 10.0, 44_100, 2, zeros, chromaprint=b"").as_tuple())
     conn.close()
     previous = PreviousRun(db)
     assert previous.decide("/m/a.flac", 100, 200) == ANALYSE  # done, unchanged, no Chromaprint yet
@@ -328,7 +333,7 @@ def test_through_the_stack_copies_group_and_a_rerun_fills_in_a_missing_chromapri
     rows = stack.rows()
     assert len(rows) == 10 and all(r["status"] == "done" and r["chromaprint"] for r in rows.values())
     for p in (music["tune"][0], music["tune"][4]):  # the stack stored what ingest's decode computes
-        assert rows[str(p)]["chromaprint"] == decoded_row(p)[-1]
+        assert rows[str(p)]["chromaprint"] == decoded_row(p).chromaprint
     (group,) = Library(stack.db).duplicates().groups
     assert [m.path for m in group.members][0] == str(music["tune"][0])
     assert {m.path for m in group.members} == set(map(str, music["tune"]))

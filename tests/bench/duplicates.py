@@ -75,7 +75,8 @@ def build(db: Path, rows: int, groups: int, seed: int = 0) -> set[frozenset[str]
             )
             if i in copies_of:
                 prints[i], paths[i] = p, ref.path
-            out.append(done_row(ref, 120.0, 44_100, 2, values, None, p.astype("<u4").tobytes()))
+            row = done_row(ref, 120.0, 44_100, 2, values, chromaprint=p.astype("<u4").tobytes())
+            out.append(row.as_tuple())
             number += 1
         conn.executemany(UPSERT, out)
     out = []
@@ -86,7 +87,8 @@ def build(db: Path, rows: int, groups: int, seed: int = 0) -> set[frozenset[str]
             ref = TrackRef(
                 "bench", number, 0, f"/music/copies/track{original:06d}.{c}.mp3", 5_000_000, number
             )
-            out.append(done_row(ref, 120.0 - trim_s, 44_100, 2, values, None, copy.astype("<u4").tobytes()))
+            row = done_row(ref, 120.0 - trim_s, 44_100, 2, values, chromaprint=copy.astype("<u4").tobytes())
+            out.append(row.as_tuple())
             group.add(ref.path)
             number += 1
         planted.add(frozenset(group))
