@@ -8,27 +8,9 @@ from typing import Any
 
 from fpstream.cli_args import database, db_option, format_option, formatter
 from fpstream.recordings import MAX_BER
+from fpstream.same_recording import RECORD_COLUMNS
 
-COLUMNS = (
-    "group",
-    "action",
-    "ber",
-    "offset_s",
-    "codec",
-    "lossless",
-    "bit_rate_kbps",
-    "derived",
-    "size",
-    "duration_s",
-    "sample_rate",
-    "channels",
-    "title",
-    "artist",
-    "album",
-    "reason",
-    "note",
-    "path",
-)
+COLUMNS = RECORD_COLUMNS
 
 
 def ber_limit(text: str) -> float:
@@ -96,30 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
     found = Library(database(args)).duplicates(args.max_ber)
     groups = found.groups
-    records: list[dict[str, Any]] = [
-        {
-            "group": g.group,
-            "action": "keep" if m.keep else "copy",
-            "ber": m.ber,
-            "offset_s": m.offset_s,
-            "codec": m.codec,
-            "lossless": m.lossless,
-            "bit_rate_kbps": None if m.bit_rate is None else round(m.bit_rate / 1000),
-            "derived": m.derived,
-            "size": m.size,
-            "duration_s": m.duration_s,
-            "sample_rate": m.sample_rate,
-            "channels": m.channels,
-            "title": m.title,
-            "artist": m.artist,
-            "album": m.album,
-            "reason": g.reason if m.keep else "",
-            "note": m.note,
-            "path": m.path,
-        }
-        for g in groups
-        for m in g.members
-    ]
+    from fpstream.same_recording import group_records
+
+    records: list[dict[str, Any]] = [r for g in groups for r in group_records(g)]
 
     def table(listed: list[dict[str, Any]]) -> str:
         lines = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -187,3 +188,53 @@ def find_duplicates(conn: sqlite3.Connection, max_ber: float = recordings.MAX_BE
         indexed=len(windows.rowids),
         without_print=windows.without_print,
     )
+
+
+#: The columns of one record per member (``fpstream duplicates --format``, ``/api/duplicates``).
+RECORD_COLUMNS: tuple[str, ...] = (
+    "group",
+    "action",
+    "ber",
+    "offset_s",
+    "codec",
+    "lossless",
+    "bit_rate_kbps",
+    "derived",
+    "size",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "title",
+    "artist",
+    "album",
+    "reason",
+    "note",
+    "path",
+)
+
+
+def group_records(group: DuplicateGroup) -> list[dict[str, Any]]:
+    """One plain record per member of ``group``, keys :data:`RECORD_COLUMNS`, the kept file first."""
+    return [
+        {
+            "group": group.group,
+            "action": "keep" if m.keep else "copy",
+            "ber": m.ber,
+            "offset_s": m.offset_s,
+            "codec": m.codec,
+            "lossless": m.lossless,
+            "bit_rate_kbps": None if m.bit_rate is None else round(m.bit_rate / 1000),
+            "derived": m.derived,
+            "size": m.size,
+            "duration_s": m.duration_s,
+            "sample_rate": m.sample_rate,
+            "channels": m.channels,
+            "title": m.title,
+            "artist": m.artist,
+            "album": m.album,
+            "reason": group.reason if m.keep else "",
+            "note": m.note,
+            "path": m.path,
+        }
+        for m in group.members
+    ]

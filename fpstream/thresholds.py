@@ -3,6 +3,6 @@ imports no numpy."""
 
 from __future__ import annotations
 
-#: Default ``--max-distance`` of ``duplicates`` (and the playlists' "a copy already listed"):
+#: The playlists' and the mixer's "a copy already listed" (the 25-number distance):
 #: how it was chosen is in the docstring of ``fpstream.duplicates``.
 DEFAULT_MAX_DISTANCE = 0.12
