@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  fpstream duplicates\n"
             "  fpstream duplicates --format csv > copies.csv\n"
-            "  fpstream duplicates --format jsonl | jq -r 'select(.action == \"copy\") | .path'\n"
+            "  fpstream duplicates --format jsonl | jq -r 'select(.action == \"copy\") | .path'\n\n"
+            "How copies are found and the rule: docs/duplicates.md. The 25 numbers of\n"
+            "`fpstream similar` (sounds alike) are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument(
