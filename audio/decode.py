@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def iter_chunks(
     chunk_s: float = DEFAULT_CHUNK_S,
     preroll_s: float = PREROLL_S,
     first: int = 0,
+    span: tuple[int, int | None] | None = None,
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
     ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
@@ -57,12 +59,16 @@ def iter_chunks(
     start and skip. Only a decode from the start (``first == 0``) gives the last header the
     track's ``chromaprint``; otherwise it is ``b""`` (ingest keeps the first one).
 
+    ``span``: ``(start, end)`` frames of the file (``end`` None: to its end), a CUE sheet's
+    track. The chunks are then exactly those of the span cut out into a file of its own:
+    ``start`` counts from the span's first frame, and no pre-roll reaches before it.
+
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
     that surprises libsndfile, or a bug here, is still just a failed row.
     """
     try:
-        yield from _chunks(path, ref, chunk_s, preroll_s, first)
+        yield from _chunks(path, ref, chunk_s, preroll_s, first, span)
     except DecodeError:
         raise
     except Exception as exc:
@@ -70,11 +76,18 @@ def iter_chunks(
 
 
 def _chunks(
-    path: str, ref: TrackRef, chunk_s: float, preroll_s: float, first: int = 0
+    path: str,
+    ref: TrackRef,
+    chunk_s: float,
+    preroll_s: float,
+    first: int = 0,
+    span: tuple[int, int | None] | None = None,
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     reader = open_reader(path)
+    if span is not None:
+        reader = SpanReader(reader, span[0], span[1])
     try:
         sr, ch = reader.samplerate, reader.channels
         chunk = max(1, round(chunk_s * sr))
@@ -130,3 +143,57 @@ def _chunks(
             block = nxt
     finally:
         reader.close()
+
+
+class SpanReader:
+    """A reader limited to frames ``[start, end)`` of another, seen as a file of its own.
+
+    Frame 0 is the span's first frame and reading stops at ``end`` (None: the end
+    of the file). A reader without sample-exact seek decodes from the start of
+    the file and discards what lies before the span: slower for a late track of
+    a long image, but exactly the samples a cut-out file would hold.
+    """
+
+    def __init__(self, inner: Any, start: int, end: int | None) -> None:
+        if start < 0 or (end is not None and end <= start):
+            inner.close()
+            raise DecodeError(f"empty or reversed span [{start}, {end}) of the image")
+        self.inner, self.start, self.end = inner, start, end
+        self.name, self.samplerate, self.channels = inner.name, inner.samplerate, inner.channels
+        self.exact_seek = inner.exact_seek
+        self._at = 0  # frames of the span read so far
+        self._skip(start)
+
+    def _skip(self, start: int) -> None:
+        if self.inner.exact_seek:
+            self.inner.seek(start)
+            return
+        step = max(1, self.samplerate * 10)
+        left = start
+        while left > 0:
+            got = len(self.inner.read(min(step, left)))
+            if got == 0:
+                raise DecodeError(f"the cue track starts at {start / self.samplerate:.2f} s, "
+                                  "beyond the end of the image")
+            left -= got
+
+    def seek(self, frame: int) -> None:
+        self.inner.seek(self.start + frame)
+        self._at = frame
+
+    def read(self, n: int, dtype: str = "float32") -> np.ndarray:
+        if self.end is not None:
+            n = max(0, min(n, self.end - self.start - self._at))
+        block = self.inner.read(n, dtype) if n > 0 else np.zeros((0, self.channels), dtype=dtype)
+        self._at += len(block)
+        return block
+
+    def warnings(self, decoded: int) -> list[str]:
+        if self.end is not None and decoded < self.end - self.start:
+            return [f"truncated: the image ends {(self.end - self.start - decoded) / self.samplerate:.1f} s "
+                    "before this cue track does"]
+        # the inner reader judges the image as a whole (a truncated image, skipped packets)
+        return self.inner.warnings(self.start + decoded) if self.end is None else []
+
+    def close(self) -> None:
+        self.inner.close()

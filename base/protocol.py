@@ -23,7 +23,22 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
-Version 3 added ``chromaprint`` to the last chunk of a track: the track's raw
+Version 3 added (issue 23; a process of version 2 and one of version 3 refuse each
+other's messages by their ``v``, loudly, instead of half-understanding them):
+
+- ``ref.meta``: what the sink stores with the row besides the fingerprint, one
+  map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
+  sheet its span and text); it travels in every chunk, partial and failure.
+  Optional: absent is empty.
+- ``update`` ingest -> broker -> sink: ``[header]``: the row ``old_path`` now
+  belongs to ``ref`` (a moved/renamed file, or the same path whose tags alone
+  changed): the sink renames it and sets size, mtime and meta, and acks
+  ``ref`` as done; no audio is sent (docs/cue-and-moves.md).
+- ``sweep`` ingest -> broker -> sink: ``[header]``: rows whose file is gone
+  (``missing``: set ``missing_since``) or back (``found``: clear it), acked
+  like a track.
+
+Version 4 added ``chromaprint`` to the last chunk of a track: the track's raw
 Chromaprint (``audio/chromaprint.py``), computed by ingest from the contiguous
 decode. The analyzer copies it into that chunk's partial body and the sink
 stores it with the row. Every other chunk carries ``b""``; a re-sent last chunk
@@ -41,13 +56,16 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 3
+VERSION = 4
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
 KIND_FAILED = "failed"
 KIND_ACK = "ack"
 KIND_RECEIPT = "receipt"
+KIND_UPDATE = "update"
+KIND_SWEEP = "sweep"
+MAX_SWEEP_PATHS = 2_000  # paths per sweep message
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
 
@@ -97,6 +115,40 @@ class TrackRef:
     path: str
     size: int
     mtime_ns: int
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)  # META_FIELDS, stored with the row
+
+
+#: What ``TrackRef.meta`` may hold (the row's columns of the same names), and their types.
+#: ``cue_*``: a track of a CUE sheet: its number, span ``[cue_start, cue_end)`` in frames of the
+#: image (``cue_end`` None: to the end), text from the sheet, and the image (the file decoded).
+META_FIELDS: dict[str, tuple[type, ...]] = {
+    "content_id": (str,),
+    "cue_track": (int,),
+    "cue_start": (int,),
+    "cue_end": (int, type(None)),
+    "cue_title": (str, type(None)),
+    "cue_performer": (str, type(None)),
+}
+
+
+@dataclass(frozen=True)
+class Update:
+    """The row stored under ``old_path`` is ``ref``'s now: same audio, new path or new tags."""
+
+    ref: TrackRef
+    old_path: str
+    seq: int = NO_SEQ
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Rows whose file is gone (``missing``, since ``since``) or there again (``found``)."""
+
+    ref: TrackRef  # numbers the message like a track, so that it is acked and re-sent
+    missing: list[str]
+    found: list[str]
+    since: str  # ISO 8601, UTC
+    seq: int = NO_SEQ
 
 
 @dataclass(frozen=True)
@@ -122,7 +174,7 @@ class ChunkHeader:
     # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
     # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
     warning: str = ""
-    # Last chunk only (version 3): the track's raw Chromaprint, little-endian uint32
+    # Last chunk only (version 4): the track's raw Chromaprint, little-endian uint32
     # sub-fingerprints, stored in the row's ``chromaprint`` column; b"" on other chunks and for
     # a track too short to fingerprint. Optional on the wire.
     chromaprint: bytes = field(default=b"", repr=False)
@@ -199,6 +251,14 @@ def encode_partial(partial: Partial) -> list[bytes]:
 
 def encode_failed(failed: Failed) -> list[bytes]:
     return [_pack(KIND_FAILED, asdict(failed))]
+
+
+def encode_update(update: Update) -> list[bytes]:
+    return [_pack(KIND_UPDATE, asdict(update))]
+
+
+def encode_sweep(sweep: Sweep) -> list[bytes]:
+    return [_pack(KIND_SWEEP, asdict(sweep))]
 
 
 def encode_ack(ack: Ack) -> list[bytes]:
@@ -285,6 +345,15 @@ def _track_ref(msg: dict[str, Any]) -> TrackRef:
     )
     if not out.ingest or len(out.ingest) > 256:
         raise ProtocolError("bad ingest id")
+    if "meta" in ref:
+        meta = _get(ref, "meta", dict)
+        for key, value in meta.items():
+            types = META_FIELDS.get(key)
+            if types is None:
+                raise ProtocolError(f"unknown meta field {key!r}")
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise ProtocolError(f"meta field {key!r} has type {type(value).__name__}")
+        out = TrackRef(out.ingest, out.track, out.attempt, out.path, out.size, out.mtime_ns, dict(meta))
     return out
 
 
@@ -304,7 +373,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT):
+    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_UPDATE, KIND_SWEEP):
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
@@ -375,8 +444,16 @@ def decode_failed(msg: dict[str, Any]) -> Failed:
     return Failed(ref=_track_ref(msg), error=_get(msg, "error", str), seq=_get(msg, "seq", int))
 
 
-def decode_result(frames: list[Any]) -> Partial | Failed:
-    """What an analyzer sends towards the sink: one frame, a partial or a failed track."""
+def _path_list(msg: dict[str, Any], key: str) -> list[str]:
+    paths = _get(msg, key, list)
+    if len(paths) > MAX_SWEEP_PATHS or not all(isinstance(p, str) for p in paths):
+        raise ProtocolError(f"{key} must be at most {MAX_SWEEP_PATHS} paths")
+    return paths
+
+
+def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep:
+    """What goes towards the sink: one frame, a partial or a failed track (analyzer or ingest),
+    or an update or sweep of stored rows (ingest)."""
     kind, msg = message_kind(frames)
     if len(frames) != 1:
         raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
@@ -384,7 +461,17 @@ def decode_result(frames: list[Any]) -> Partial | Failed:
         return decode_partial(msg)
     if kind == KIND_FAILED:
         return decode_failed(msg)
-    raise ProtocolError(f"expected a partial or failed message, got {kind!r}")
+    if kind == KIND_UPDATE:
+        return Update(ref=_track_ref(msg), old_path=_get(msg, "old_path", str), seq=_get(msg, "seq", int))
+    if kind == KIND_SWEEP:
+        return Sweep(
+            ref=_track_ref(msg),
+            missing=_path_list(msg, "missing"),
+            found=_path_list(msg, "found"),
+            since=_get(msg, "since", str),
+            seq=_get(msg, "seq", int),
+        )
+    raise ProtocolError(f"expected a partial, failed, update or sweep message, got {kind!r}")
 
 
 def decode_status(frame: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.derived import derived_source, is_derived
-from audio.paths import row_path
+from audio.paths import row_file_exists, row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int, settings_epilog
 from base.durations import span
@@ -55,6 +55,9 @@ from ingest.progress import Progress
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
+from ingest.units import KEEP, Expander, describe, identify, meta_changed
+from store.db import now_utc
+from store.readonly import rows_under
 
 log = logging.getLogger("ingest")
 
@@ -167,6 +170,9 @@ class Ingest:
         self.stack_ready = settings.stack_wait_s == 0
         self.stack_problem = ""  # what is missing now (reported once per change), "" when complete
         self.aborted: str | None = None  # why the run cannot go on (set by abort(), maybe from a thread)
+        self.expander = Expander()
+        self.root: str | None = None  # the deepest folder holding every path read (swept at the end)
+        self.swept = False
 
     def abort(self, reason: str) -> None:
         """Stop the run with exit status 1 and ``reason`` (``make run``: a process of the stack died)."""
@@ -192,7 +198,7 @@ class Ingest:
                 self.start_next(now)
             elif not self.stack_ready:
                 self.screen_while_waiting()
-            if self.finished():
+            if self.finished() and not self.sweep():
                 break
             to_send = (
                 self.outgoing or self.tracker.chunk_resend or (self.sending and self.sending.pcm is not None)
@@ -242,6 +248,8 @@ class Ingest:
             if self.seen.add(path):
                 self.waiting.append(path)
                 self.progress.total += 1
+                folder = os.path.dirname(path)
+                self.root = folder if self.root is None else os.path.commonpath([self.root, folder])
 
     def check_stack(self, now: float, started: float) -> None:
         """Wait for a complete stack at start (abort after stack_wait_s); report one that breaks later."""
@@ -317,9 +325,7 @@ class Ingest:
         for _ in range(NEW_PATHS_PER_TURN):
             if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
                 return
-            track = self.admit(self.waiting.popleft())
-            if track is not None:
-                self.admitted.append(track)
+            self.admitted.extend(self.admit(self.waiting.popleft()))
 
     def start_next(self, now: float) -> None:
         """Begin the next re-send, or else the next new path if fewer than the cap are in flight."""
@@ -334,35 +340,93 @@ class Ingest:
         for _ in range(NEW_PATHS_PER_TURN):
             if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
                 return
-            track = self.admit(self.waiting.popleft())
-            if track is not None:
+            tracks = self.admit(self.waiting.popleft())
+            if tracks:
                 if self.progress.first_sent is None:
                     self.progress.first_sent = now
-                self.begin(track, resend=False)
+                self.admitted.extend(tracks[1:])
+                self.begin(tracks[0], resend=False)
                 return
 
-    def admit(self, path: str) -> Track | None:
-        """A new (absolute, distinct) path becomes a track, unless the database says to skip it."""
+    def admit(self, path: str) -> list[Track]:
+        """A new (absolute, distinct) path becomes its tracks (one, or one per track of its CUE
+        sheet), less those the database says to skip; a unit whose audio is stored under
+        another path (moved) or with other tags becomes an update that keeps that row."""
         stored = row_path(path)
         try:
             size, mtime_ns = file_identity(path)
         except DecodeError as exc:
             if self.decide(stored, None, None, str(exc)) == SKIP_FAILED:
                 self.progress.skip(failed_before=True, path=stored, error=str(exc))
-                return None
-            return self.tracker.new(path, stored, -1, -1, error=str(exc))
-        decision = self.decide(stored, size, mtime_ns)
-        if decision != ANALYSE:
-            self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
-            return None
+                return []
+            return [self.tracker.new(path, stored, -1, -1, error=str(exc))]
+        if not self.expander.folder_has_cue(os.path.dirname(path)):
+            # the common case, decided without opening the file: an unchanged file (or cue image
+            # whose sheet is embedded: changing it changes the file) is skipped by size and mtime
+            decision = self.decide(stored, size, mtime_ns)
+            if decision != ANALYSE:
+                self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
+                return []
+            parts = [] if self.settings.force else self.previous.cue_rows(stored)
+            if parts and all(self.decide(key, size, mtime_ns) == SKIP_DONE for key in parts):
+                self.progress.total += len(parts) - 1
+                for key in parts:
+                    self.progress.skip(failed_before=False, path=key)
+                return []
         derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
         if derived and not self.settings.include_derived:
             self.progress.skipped_derived += 1
-            return None
-        track = self.tracker.new(path, stored, size, mtime_ns)
-        if derived:
-            track.derived_from = derived_source(path) or ""
-        return track
+            return []
+        units = self.expander.units(path, stored)
+        self.progress.total += len(units) - 1  # a cue sheet's tracks count one by one
+        tracks, image_id = [], {}
+        conn = None if self.settings.force else self.previous.conn
+        for unit in units:
+            decision = self.decide(unit.key, size, mtime_ns)
+            if decision == SKIP_DONE and meta_changed(unit, conn):
+                decision = ANALYSE
+            if decision != ANALYSE:
+                self.progress.skip(failed_before=decision == SKIP_FAILED, path=unit.key)
+                continue
+            if identify(unit, path, conn, self.expander, image_id) == KEEP:
+                log.debug("%s: same audio as %s, fingerprint kept", describe(unit), unit.keep_from)
+            track = self.tracker.new(
+                path, unit.key, size, mtime_ns, span=unit.span, meta=unit.meta, keep_from=unit.keep_from
+            )
+            if derived:
+                track.derived_from = derived_source(path) or ""
+            tracks.append(track)
+        return tracks
+
+    def sweep(self) -> bool:
+        """Once every path is done: tell the sink which stored rows under the folder of this
+        run's paths have lost their file (``missing_since``), or found it again. True if a
+        sweep went out (the run then waits for its ack)."""
+        if self.swept or self.root is None or self.previous.conn is None or self.stopping is not None:
+            return False
+        self.swept = True
+        try:
+            rows = rows_under(self.previous.conn, self.root)
+        except Exception as exc:  # a locked or damaged database: the sweep waits for the next run
+            log.warning("cannot look for missing files in %s: %s", self.previous.db_path, exc)
+            return False
+        missing, found = [], []
+        for key, since in rows:
+            there = row_file_exists(key)
+            if not there and since is None:
+                missing.append(key)
+            elif there and since is not None:
+                found.append(key)
+        if missing:
+            log.info("%d stored tracks under %s have lost their file", len(missing), self.root)
+        step = protocol.MAX_SWEEP_PATHS
+        now, sent = now_utc(), False
+        for i in range(0, max(len(missing), len(found)), step):
+            part = (missing[i : i + step], found[i : i + step], now)
+            track = self.tracker.new("", f"sweep of {self.root}", -1, -1, sweep=part)
+            self.send_failed(track)
+            sent = True
+        return sent
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         if self.settings.force:
@@ -375,6 +439,9 @@ class Ingest:
         if resend:
             what = "audio" if track.error is None else f"failure ({track.error})"
             log.info("re-sending %s of %s (attempt %d): no ack in time", what, track.path, track.attempt + 1)
+        if track.error is None and (track.keep_from is not None or track.sweep is not None):
+            self.send_failed(track)  # an update or a sweep: one message, no audio
+            return
         if track.error is None and resend:
             try:
                 identity = file_identity(track.path)
@@ -387,7 +454,7 @@ class Ingest:
             self.send_failed(track)
             return
         self.tracker.restart(track)
-        chunks = iter_chunks(track.path, track.ref(self.id), self.settings.chunk_s)
+        chunks = iter_chunks(track.path, track.ref(self.id), self.settings.chunk_s, span=track.span)
         self.sending = Sending(track, chunks)
         self.next_chunk()
 
@@ -458,7 +525,7 @@ class Ingest:
             changed = file_identity(track.path) != (track.size, track.mtime_ns)
             if not changed:
                 chunks = iter_chunks(
-                    track.path, track.ref(self.id), self.settings.chunk_s, first=resend.index
+                    track.path, track.ref(self.id), self.settings.chunk_s, first=resend.index, span=track.span
                 )
                 with closing(chunks):
                     header, pcm = next(chunks)
@@ -484,8 +551,18 @@ class Ingest:
         self.send_failed(track)
 
     def send_failed(self, track: Track) -> None:
-        assert track.error is not None
-        self.outbox.append(protocol.encode_failed(protocol.Failed(ref=track.ref(self.id), error=track.error)))
+        """Send the one message of a track that sends no audio: its failure, update or sweep."""
+        ref = track.ref(self.id)
+        if track.error is not None:
+            message = protocol.encode_failed(protocol.Failed(ref=ref, error=track.error))
+        elif track.keep_from is not None:
+            message = protocol.encode_update(protocol.Update(ref=ref, old_path=track.keep_from))
+        else:
+            assert track.sweep is not None
+            missing, found, since = track.sweep
+            sweep = protocol.Sweep(ref=ref, missing=missing, found=found, since=since)
+            message = protocol.encode_sweep(sweep)
+        self.outbox.append(message)
         self.tracker.sent(track, time.monotonic())
 
     # ------------------------------------------------------------ acks
@@ -513,6 +590,11 @@ class Ingest:
                 # acknowledged while a re-send is still going out: stop sending it
                 self.sending.chunks.close()
                 self.sending = None
+            if track.sweep is not None:
+                continue  # not a track
+            if track.keep_from is not None and track.error is None and ack.status == "done":
+                self.progress.kept += 1
+                continue
             self.progress.finished(
                 ack.status, track.duration_s, track.row_path, track.error, warned=bool(track.warning)
             )
