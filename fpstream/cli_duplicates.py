@@ -7,11 +7,7 @@ import sys
 from typing import Any
 
 from fpstream.cli_args import database, db_option, format_option, formatter
-from fpstream.recordings import MAX_BER
-from fpstream.same_recording import RECORD_COLUMNS
-
-COLUMNS = RECORD_COLUMNS
-
+from fpstream.thresholds import MAX_BER
 
 def ber_limit(text: str) -> float:
     try:
@@ -80,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     found = Library(database(args)).duplicates(args.max_ber)
     groups = found.groups
-    from fpstream.same_recording import group_records
+    from fpstream.same_recording import RECORD_COLUMNS, group_records
 
     records: list[dict[str, Any]] = [r for g in groups for r in group_records(g)]
 
@@ -103,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         return "\n".join(lines) + "\n" if lines else ""
 
-    write_records(records, COLUMNS, args.format, sys.stdout, table=table)
+    write_records(records, RECORD_COLUMNS, args.format, sys.stdout, table=table)
     extra = sum(m.size or 0 for g in groups for m in g.members[1:])
     print(
         f"fpstream duplicates: {len(groups)} groups, {len(records)} files among {found.indexed:,} tracks "

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audio.chromaprint import ITEMS_PER_SECOND
+from fpstream.thresholds import MAX_BER  # noqa: F401  (the limit verify() applies; chosen as said above)
 
 #: Items from the start of each print that go into the index (≈32 s).
 QUERY_ITEMS = 256
@@ -60,8 +61,6 @@ MAX_OFFSET = 80
 MIN_VOTES = 2
 #: Distinct keys a track's query window needs to be identifiable.
 MIN_UNIQUE = 10
-#: Largest bit error rate between aligned prints of one recording.
-MAX_BER = 0.15
 #: Share of the shorter print the aligned overlap must cover.
 MIN_OVERLAP = 0.5
 #: Largest difference of durations between copies, seconds.

@@ -33,6 +33,7 @@ from fpstream.api import Library
 from fpstream.cli import main
 from fpstream.keep import Candidate, order, reason
 from fpstream.recordings import MAX_BER, Prints, candidate_pairs, connected_groups, verify
+from fpstream.same_recording import RECORD_COLUMNS
 from ingest.skip import ANALYSE, SKIP_DONE, PreviousRun
 from store.db import UPSERT, Row, create_schema, done_row
 from tests.copies import CODECS, tune, write_copies
@@ -208,7 +209,7 @@ def test_output_formats(library, fmt, capsys) -> None:
     else:
         records = [json.loads(line) for line in out.out.splitlines()]
     assert len(records) == 16 and [r["action"] for r in records].count("keep") == 2
-    assert list(records[0]) == list(__import__("fpstream.cli_duplicates").cli_duplicates.COLUMNS)
+    assert list(records[0]) == list(RECORD_COLUMNS)
 
 
 def test_chromaprint_does_not_depend_on_how_the_decode_is_cut(music) -> None:
