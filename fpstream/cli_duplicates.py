@@ -9,6 +9,7 @@ from typing import Any
 from fpstream.cli_args import database, db_option, format_option, formatter
 from fpstream.thresholds import MAX_BER
 
+
 def ber_limit(text: str) -> float:
     try:
         value = float(text)
