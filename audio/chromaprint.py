@@ -26,6 +26,8 @@ from __future__ import annotations
 import chromaprint
 import numpy as np
 
+from base.protocol import PCM_INT_UNIT
+
 #: Seconds of audio fingerprinted from the start of a track (fpcalc's default ``-length``).
 MAX_SECONDS = 120.0
 #: Sub-fingerprints per second of audio: 11025 Hz / (4096 / 3) hop.
@@ -76,7 +78,9 @@ class TrackPrint:
         self._printer = None
 
     def feed(self, pcm: np.ndarray) -> None:
-        """Take the next ``(frames, channels)`` block: float32 PCM (full scale ±1) or int16 samples."""
+        """Take the next ``(frames, channels)`` block: float32 PCM (full scale ±1), or the decoder's
+        int16 or int32 samples (``base.protocol.PCM_INT_UNIT``); each gives the same fingerprint as
+        the float32 the decoder would have given."""
         if self._printer is None or self.remaining == 0 or len(pcm) == 0:
             return
         block = pcm[: self.remaining]
@@ -84,6 +88,8 @@ class TrackPrint:
         if block.dtype == np.int16:
             ints = block.astype("<i2", copy=False)
         else:
+            if block.dtype.kind == "i":  # int32 (24-bit sources): the float32 the decoder gives
+                block = np.multiply(block, np.float32(PCM_INT_UNIT[block.dtype.newbyteorder("<").str]))
             # float32 from a 16-bit source is s/32768 exactly: rounding gives back the file's samples
             scaled = np.multiply(block, np.float32(32768.0), dtype=np.float32)
             np.rint(scaled, out=scaled)

@@ -1,4 +1,4 @@
-"""Streaming decode: a file becomes numbered chunks of float32 PCM with pre-roll.
+"""Streaming decode: a file becomes numbered chunks of PCM with pre-roll.
 
 The file is read block by block through :func:`audio.readers.open_reader`
 (libsndfile or FFmpeg, chosen per format), so memory is one chunk plus its
@@ -25,7 +25,7 @@ import numpy as np
 
 from audio.chromaprint import TrackPrint
 from audio.readers import DecodeError, open_reader
-from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
+from base.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
 __all__ = ["DecodeError", "file_identity", "iter_chunks"]
 
@@ -52,9 +52,13 @@ def iter_chunks(
     preroll_s: float = PREROLL_S,
     first: int = 0,
     span: tuple[int, int | None] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
-    ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
+    ``(preroll+frames, ch)`` float32 full scale ±1, or with ``dtype="native"`` the decoder's own
+    samples where they are integers (int16, or int32 for 24-bit; ``dsp.chunk.pcm_float32``
+    gives back exactly the float32), else float32; ``header.dtype`` says which. Chunk ``i`` is
+    the same whatever ``first`` is (a lost chunk is
     re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
     start and skip. Only a decode from the start (``first == 0``) gives the last header the
     track's ``chromaprint``; otherwise it is ``b""`` (ingest keeps the first one).
@@ -68,7 +72,7 @@ def iter_chunks(
     that surprises libsndfile, or a bug here, is still just a failed row.
     """
     try:
-        yield from _chunks(path, ref, chunk_s, preroll_s, first, span)
+        yield from _chunks(path, ref, chunk_s, preroll_s, first, span, dtype)
     except DecodeError:
         raise
     except Exception as exc:
@@ -82,7 +86,10 @@ def _chunks(
     preroll_s: float,
     first: int = 0,
     span: tuple[int, int | None] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
+    if dtype not in ("float32", "native"):
+        raise ValueError(f"dtype {dtype!r}: expected 'float32' or 'native'")
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     reader = open_reader(path)
@@ -90,25 +97,26 @@ def _chunks(
         reader = SpanReader(reader, span[0], span[1])
     try:
         sr, ch = reader.samplerate, reader.channels
+        kind = np.dtype(reader.native_dtype if dtype == "native" else "float32").newbyteorder("<")
         chunk = max(1, round(chunk_s * sr))
         preroll_max = preroll_frames(sr, preroll_s)
-        tail = np.zeros((0, ch), dtype=PCM_DTYPE)
+        tail = np.zeros((0, ch), dtype=kind)
         start, index = 0, 0
         printer = TrackPrint(sr, ch) if first == 0 else None
         if first > 0 and reader.exact_seek:
             start, index = first * chunk, first
             pre = min(start, preroll_max)
             reader.seek(start - pre)
-            tail = reader.read(pre)
+            tail = reader.read(pre, kind.name)
             if len(tail) < pre:
                 raise DecodeError(f"chunk {first} is beyond the end of the file")
-        block = reader.read(chunk)
+        block = reader.read(chunk, kind.name)
         while True:
-            nxt = reader.read(chunk) if len(block) == chunk else None
+            nxt = reader.read(chunk, kind.name) if len(block) == chunk else None
             last = nxt is None or len(nxt) == 0
             if printer is not None:
                 printer.feed(block)
-            pcm = np.empty((len(tail) + len(block), ch), dtype=PCM_DTYPE)
+            pcm = np.empty((len(tail) + len(block), ch), dtype=kind)
             pcm[: len(tail)] = tail
             pcm[len(tail) :] = block
             # the last chunk tells what the reader noticed once the whole stream was read
@@ -128,6 +136,7 @@ def _chunks(
                 start=start,
                 frames=len(block),
                 preroll=len(tail),
+                dtype=kind.str,
                 warning=warning,
                 chromaprint=chromaprint,
             )
@@ -161,6 +170,7 @@ class SpanReader:
         self.inner, self.start, self.end = inner, start, end
         self.name, self.samplerate, self.channels = inner.name, inner.samplerate, inner.channels
         self.exact_seek = inner.exact_seek
+        self.native_dtype = inner.native_dtype
         self._at = 0  # frames of the span read so far
         self._skip(start)
 

@@ -4,8 +4,11 @@ Every process imports this module instead of spelling message fields itself.
 
 Messages are multipart. The first frame is always a msgpack map with at least
 ``v`` (protocol version) and ``kind``. PCM never travels inside msgpack: a
-chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
-interleaved samples, sent and received without copies.
+chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian interleaved
+samples, sent and received without copies, in the header's ``dtype``: float32
+(full scale ±1), or int16 / int32 where the decoder's samples are integers
+(16-bit, and 24-bit in the top bytes of an int32: exact, and half or the same
+bytes of float32); the analyzer scales them to float32 itself.
 
 Flows (docs/design.md has the picture and the channels):
 
@@ -23,9 +26,12 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
-Version 3 added (issue 23; a process of version 2 and one of version 3 refuse each
-other's messages by their ``v``, loudly, instead of half-understanding them):
+Version 3 added (a process of version 2 and one of version 3 refuse each other's
+messages by their ``v``, loudly, instead of half-understanding them):
 
+- the integer PCM dtypes ``<i2`` and ``<i4`` beside float32's ``<f4``, named in
+  the chunk header: integer sources travel exactly, as integers, and the
+  analyzer converts them once;
 - ``ref.meta``: what the sink stores with the row besides the fingerprint, one
   map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
   sheet its span and text); it travels in every chunk, partial and failure.
@@ -69,7 +75,11 @@ MAX_SWEEP_PATHS = 2_000  # paths per sweep message
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
 
-PCM_DTYPE = np.dtype("<f4")
+PCM_DTYPE = np.dtype("<f4")  # a decoder's float samples (lossy codecs), full scale ±1
+#: Every dtype a chunk's PCM may have: float32, or a decoder's own integer samples (exact).
+PCM_DTYPES = frozenset({"<f4", "<i2", "<i4"})
+#: Full scale of the integer dtypes: sample x unit = float32 ±1 (as libsndfile and FFmpeg scale).
+PCM_INT_UNIT = {"<i2": 2.0**-15, "<i4": 2.0**-31}
 
 # How ingest cuts tracks. The pre-roll is the context an analyzer needs before a
 # chunk: STFT window + HPSS median span + resampler taps (< 0.9 s) and K-weighting
@@ -237,8 +247,9 @@ def _pack(kind: str, payload: dict[str, Any]) -> bytes:
 
 def encode_chunk(header: ChunkHeader, pcm: np.ndarray) -> list[Any]:
     """Frames for a chunk: the msgpack header and the PCM buffer itself (not copied)."""
-    if pcm.dtype != PCM_DTYPE or not pcm.flags.c_contiguous:
-        raise ValueError("pcm must be C-contiguous little-endian float32")
+    if pcm.dtype.str != header.dtype or header.dtype not in PCM_DTYPES or not pcm.flags.c_contiguous:
+        raise ValueError(f"pcm must be C-contiguous {header.dtype} (one of {sorted(PCM_DTYPES)}), "
+                         f"not {pcm.dtype.str}")
     if pcm.shape != (header.total_frames, header.channels):
         raise ValueError(f"pcm shape {pcm.shape} != ({header.total_frames}, {header.channels})")
     payload = asdict(header)
@@ -379,7 +390,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
 
 
 def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
-    """Header and a read-only ``(frames, channels)`` float32 view of the PCM frame (no copy)."""
+    """Header and a read-only ``(frames, channels)`` view of the PCM frame in ``header.dtype`` (no copy)."""
     kind, msg = message_kind(frames)
     if kind != KIND_CHUNK:
         raise ProtocolError(f"expected a chunk, got {kind!r}")
@@ -401,8 +412,8 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         chromaprint=_get(msg, "chromaprint", bytes) if "chromaprint" in msg else b"",
         derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
     )
-    if header.dtype != PCM_DTYPE.str:
-        raise ProtocolError(f"unsupported dtype {header.dtype!r}")
+    if header.dtype not in PCM_DTYPES:
+        raise ProtocolError(f"unsupported dtype {header.dtype!r} (expected one of {sorted(PCM_DTYPES)})")
     if header.index < 0 or header.start < 0 or header.preroll < 0 or header.frames < 0:
         raise ProtocolError("negative index/start/preroll/frames")
     if header.preroll > header.start:
@@ -417,10 +428,11 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
     if header.total_frames > MAX_CHUNK_FRAMES:
         raise ProtocolError(f"chunk declares {header.total_frames} frames (limit {MAX_CHUNK_FRAMES})")
     buf = frames[1].buffer if hasattr(frames[1], "buffer") else memoryview(frames[1])
-    expected = header.total_frames * header.channels * PCM_DTYPE.itemsize
+    dtype = np.dtype(header.dtype)
+    expected = header.total_frames * header.channels * dtype.itemsize
     if buf.nbytes != expected:
         raise ProtocolError(f"PCM frame has {buf.nbytes} bytes, header implies {expected}")
-    pcm = np.frombuffer(buf, dtype=PCM_DTYPE).reshape(header.total_frames, header.channels)
+    pcm = np.frombuffer(buf, dtype=dtype).reshape(header.total_frames, header.channels)
     return header, pcm
 
 

@@ -75,7 +75,7 @@ def test_rerun_skips_unchanged_files_force_re_analyses_touch_keeps(stack: Stack,
     touched = stack.ingest(files)
     assert last_progress(touched.stderr)["skipped"] == "2"
     rows = stack.rows()
-    # issue 23: the same audio (content identity) is not analysed again; the row gets the new mtime
+    # the same audio (content identity) is not analysed again; the row gets the new mtime
     assert rows[str(files[0])]["analyzed_at"] == first[str(files[0])]
     assert re.search(r"kept +1 +moved, renamed or re-tagged", touched.stderr), touched.stderr
     assert rows[str(files[0])]["mtime_ns"] == os.stat(files[0]).st_mtime_ns
