@@ -50,10 +50,11 @@ kind, ``tags`` (ingest -> broker -> sink, ``[header]``): the tags of a file alre
 analysed and unchanged whose row has none yet (a row from before tags were read); the sink
 writes them into the row, analyses nothing, and acknowledges it like a track.
 
-Version 4 also added ``chromaprint`` to the last chunk of a track: the track's raw Chromaprint (``audio/chromaprint.py``), computed by ingest
-from the contiguous decode. The analyzer copies it into that chunk's partial body and the sink
-stores it with the row. Every other chunk carries ``b""``; a re-sent last chunk carries the
-same bytes again (ingest keeps them on its track record).
+Version 4 also added ``chromaprint`` to the last chunk of a track: the track's raw Chromaprint
+(``audio/chromaprint.py``), computed by ingest from the contiguous decode. The analyzer copies
+it into that chunk's partial body and the sink stores it with the row. Every other chunk carries
+``b""``; a re-sent last chunk carries the same bytes again (ingest keeps them on its track
+record).
 
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
