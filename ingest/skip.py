@@ -12,7 +12,7 @@ writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
   would fail again, so it is not retried unless ``retry_failed``
   (``--retry-failed``). A changed file is always retried.
 - ``TAGS_ONLY``: as ``SKIP_DONE``, but the row has never had the file's tags read (a row
-  from before schema v6, or from a database the sink has not migrated yet): ingest sends the
+  from before schema v7, or from a database the sink has not migrated yet): ingest sends the
   tags alone (``protocol.TagsUpdate``), the audio is not analysed again.
 - ``ANALYSE``: anything else (a new path, a changed file, a row written by an
   older fingerprint version).
@@ -56,7 +56,7 @@ class PreviousRun:
         except sqlite3.Error:
             columns = set()
         # A database the sink has not migrated yet lacks the newer columns: no row has tags read
-        # (schema v6) or a Chromaprint (v7) then.
+        # (schema v7) or a Chromaprint (v6) then.
         tags_read = "tags_read" if "tags_read" in columns else "0"
         has_print = "chromaprint IS NOT NULL" if "chromaprint" in columns else "0"
         self.query = (

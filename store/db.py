@@ -45,15 +45,15 @@ _TRACKS_V1 = (
     "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
 )
 
-# The names that claimed audio when v6 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
-# a failed row of a file not named so was a cover, a cue sheet, a text..., which v6 no longer stores.
+# The names that claimed audio when v7 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
+# a failed row of a file not named so was a cover, a cue sheet, a text..., which v7 no longer stores.
 _V6_AUDIO_SUFFIXES = (
     "mp3 mp2 mp1 mpga flac fla ogg oga ogx opus spx wav wave bwf rf64 w64 aif aiff aifc m4a m4b m4p "
     "mp4 aac adts alac wma asf wv ape mpc mp+ tak ofr ofs tta shn dsf dff caf au snd amr ac3 eac3 dts "
     "voc mka webm weba mkv"
 ).split()
 _V6_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V6_AUDIO_SUFFIXES)
-_V6_DROP_NOT_AUDIO = (
+_V7_DROP_NOT_AUDIO = (
     "DELETE FROM tracks WHERE status = 'failed' AND (error LIKE 'is a directory%' OR "
     f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V6_CLAIMS_AUDIO})))"
 )
@@ -87,20 +87,20 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     # v5: the source of a file fpstream master wrote, when it is fed on purpose
     # (ingest --include-derived; audio.derived)
     5: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
-    # v6: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
+    # v6: the identity fingerprint (Chromaprint, audio/chromaprint.py) of a done row; NULL on older
+    # rows until they are re-fed
+    6: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
+    # v7: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
     # have tags_read 0 and get their tags from the next run without analysis (a ``tags`` message).
     # Directories and files that are not audio and not named as audio are no longer rows at all.
-    6: (
+    7: (
         *(
             f"ALTER TABLE tracks ADD COLUMN {c} {'INTEGER' if c in INTEGER_TAGS else 'TEXT'}"
             for c in TAG_COLUMNS
         ),
         "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
-        _V6_DROP_NOT_AUDIO,
+        _V7_DROP_NOT_AUDIO,
     ),
-    # v7: the identity fingerprint (Chromaprint, audio/chromaprint.py) of a done row; NULL on older
-    # rows until they are re-fed
-    7: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

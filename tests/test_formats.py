@@ -417,7 +417,7 @@ def test_a_version_1_database_gains_the_later_columns_and_keeps_its_rows(tmp_pat
     create_schema(conn)  # what the sink's migrate does, for a plain connection
     columns = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]
     assert columns == list(COLUMNS) and columns[len(TRACK_COLUMNS) + len(FEATURES)] == "warning"
-    assert columns[-2:] == ["derived_from", "chromaprint"]
+    assert "derived_from" in columns and "chromaprint" in columns and columns[-1] == "tags_read"
     assert conn.execute("SELECT path, error, warning, chromaprint FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None, None)
     ]
