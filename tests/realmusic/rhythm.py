@@ -8,7 +8,6 @@ on it costs milliseconds per track."""
 from __future__ import annotations
 
 import hashlib
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,12 @@ from dsp.stft import frame_view, magnitude
 
 
 def _definition_key() -> str:
-    src = inspect.getsource(temporal.onset_strength) + repr(temporal.MEL_WEIGHTS.tobytes()[:64])
-    src += repr(getattr(temporal, "ONSET_MAX_HZ", None))
-    return hashlib.sha1(src.encode()).hexdigest()[:10]
+    """What the cached envelopes depend on: the flux function's code and constants (its
+    bytecode, not its source text, which a running process would read from an edited file)."""
+    code = temporal.onset_strength.__code__
+    ident = code.co_code + repr(code.co_consts).encode() + temporal.MEL_WEIGHTS.tobytes()
+    ident += repr((temporal.LOG_FLOOR, getattr(temporal, "ONSET_MAX_HZ", None))).encode()
+    return hashlib.sha1(ident).hexdigest()[:10]
 
 
 def onset_envelope(path: Path) -> tuple[np.ndarray, float]:
