@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from zmq.utils.monitor import recv_monitor_message
 
 from base import logs, protocol
-from base.config import env_float
+from base.config import env_float, settings_epilog
 from base.sockets import PREFETCH, RESULT_HWM, Sockets
 from dsp.chunk import partial_for, warm_up
 
@@ -172,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m analyzer",
         description="An fpstream analyzer: pulls chunks from the broker, computes a partial fingerprint "
         "per chunk (numba kernels) and pushes it towards the sink. Start one per core.",
-        epilog="Settings (environment): FPSTREAM_BROKER (default ipc://$XDG_RUNTIME_DIR/fpstream), "
-        "FPSTREAM_CURVE_DIR and FPSTREAM_CURVE_CLIENT (CurveZMQ client keys, for a tcp broker on another "
-        "host), FPSTREAM_MAX_MESSAGE_MB (256), FPSTREAM_IDLE_WARN_S (60: say so after this long without work "
-        "and without a broker), FPSTREAM_LOG_LEVEL (INFO). See README.md; the 25 "
-        "numbers it computes: docs/fingerprint.md.",
+        epilog="The 25 numbers it computes: docs/fingerprint.md. " + settings_epilog("analyzer"),
     ).parse_args(argv)
     logs.setup("analyzer")
     # One analyzer is one core. OpenBLAS (numpy's matmul) otherwise starts a thread per
@@ -209,4 +205,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m analyzer")

@@ -25,3 +25,11 @@ def stored_path(given: str) -> str:
     Made absolute from the current directory, symlinks *not* resolved, as ingest does it.
     """
     return row_path(os.path.abspath(given))
+
+
+def format_of(path: str) -> str:
+    """The format as the file name says it: ``FLAC``, ``OGG``, ``M4A``… (``?`` without an extension).
+
+    What people sort and count their library by; the reader that decodes a file is chosen by its
+    content (``audio.sniff``), not by this."""
+    return os.path.splitext(path)[1].lstrip(".").upper() or "?"

@@ -1,7 +1,7 @@
 """One small interface over the decoders: ``samplerate``, ``channels``, ``read(n)``, ``close``.
 
 Two readers implement it, and :func:`open_reader` picks one per format from
-the file's signature (:mod:`audio.sniff`), by measurement (README, "Formats"):
+the file's signature (:mod:`audio.sniff`), by measurement (docs/formats.md):
 
 - :class:`SoundfileReader` (libsndfile): WAV, AIFF and Ogg Vorbis, exact and the cheapest.
 - :class:`PyAVReader` (FFmpeg inside the ``av`` wheel): everything else — MP3,
@@ -88,7 +88,7 @@ def open_reader(path: str) -> Reader:
     return PyAVReader(path, kind)
 
 
-#: ``(format, codec)`` that libsndfile decodes exactly and more cheaply than FFmpeg (README, "Formats").
+#: ``(format, codec)`` that libsndfile decodes exactly and more cheaply than FFmpeg (docs/formats.md).
 #: Not MP3, though libsndfile reads it exactly and cheaper: its libmpg123 prints to stderr on damaged
 #: data, and skips damage without telling. Not FLAC: libsndfile stops at the first damaged or missing
 #: frame with "lost sync", so a truncated FLAC would lose its last good second and say "decode error".

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FINGERPRINT_VERSION = 3  # what moved in each version: the README changelog
+FINGERPRINT_VERSION = 3  # what moved in each version: docs/changelog.md
 
 FEATURES: tuple[str, ...] = (
     "sub_bass_pct",
@@ -52,7 +52,7 @@ class Field:
     ``low``/``high``: the range the definition allows (None: unbounded, e.g. LUFS
     has no fixed floor above the −70 gate). ``silence``: the value of a track
     whose every frame is silent. ``weight``: the default similarity weight
-    (why each weight: ``fpstream/similarity.py``). ``decimals``: what a display
+    (why each weight: :data:`WEIGHT_REASONS`). ``decimals``: what a display
     should print.
     """
 
@@ -102,6 +102,67 @@ FIELDS: tuple[Field, ...] = (
 )
 assert tuple(f.name for f in FIELDS) == FEATURES
 
+#: Why each default weight (:attr:`Field.weight`) is what it is: the one place this is written
+#: (docs/cli.md's table is made from it by :func:`weights_table`). One rule: one unit of weight
+#: per independent, reliable aspect of the sound; values that measure the same aspect share
+#: their unit, values with a known failure mode get half. With equal weights the spectrum would
+#: count eleven times (seven bands, centroid, rolloff, bass/mid, partly flatness).
+WEIGHT_REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        BANDS,
+        "tonal balance is what listeners notice first and has several degrees of freedom (bassy, "
+        "scooped, bright): 1.75 in total. But the shares sum to 1 and neighbours correlate, so each "
+        "gets a quarter.",
+    ),
+    (("lufs",), "playback level is not timbre: a remaster 3 dB louder should stay near its original"),
+    (("crest_db",), "how compressed/limited the master is"),
+    (("bass_mid_ratio",), "computed from the same power totals as the bands"),
+    (("tempo_bpm",), "octave errors (×2, ½) happen to every tempo estimator; half weight limits the damage"),
+    (("rhythm_stability",), "steady programmed beat vs. rubato"),
+    (("transient_density",), "busy and percussive vs. sparse"),
+    (
+        ("silence_ratio",),
+        "mostly measures gaps, fades and hidden tracks; its 5–95 spread is tiny in most libraries, so "
+        "small differences would be blown up",
+    ),
+    (
+        ("spectral_centroid", "spectral_rolloff"),
+        "brightness measured twice, and both largely implied by the band shares",
+    ),
+    (("spectral_flatness",), "noisy vs. tonal, which the bands do not say"),
+    (("harmonic_ratio",), "sustained/harmonic vs. percussive content"),
+    (
+        ("pitch_stability",),
+        "a predominant f0 from a full mix can follow the bass or an accompaniment for stretches: a "
+        "noisier statistic than the spectral ones",
+    ),
+    (("chroma_energy",), "tonal focus: one key centre vs. spread"),
+    (
+        ("dynamic_range_variation", "loudness_variation_std", "peak_consistency"),
+        "three views of how dynamics move over time; the gated BS.1770 one is the most robust, the two "
+        "1-second-window ones share the rest",
+    ),
+    (
+        ("stereo_width", "phase_correlation"),
+        "nearly the same measurement twice: for equal channel levels, width = (1 − correlation) / 2",
+    ),
+)
+assert sorted(n for names, _ in WEIGHT_REASONS for n in names) == sorted(FEATURES)
+
+
+def weights_table() -> str:
+    """:data:`WEIGHT_REASONS` with the weights, as the Markdown table of docs/cli.md."""
+    weight = {f.name: f.weight for f in FIELDS}
+    lines = ["| dimension | weight | why |", "|---|---|---|"]
+    for names, why in WEIGHT_REASONS:
+        label = "the 7 band shares" if names == BANDS else ", ".join(f"`{n}`" for n in names)
+        values = sorted({weight[n] for n in names})
+        each = " each" if len(names) > 1 and len(values) == 1 else ""
+        shown = ", ".join(f"{weight[n]:g}" for n in names) if len(values) > 1 else f"{values[0]:g}{each}"
+        lines.append(f"| {label} | {shown} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
 #: ``FIELD[name]``: the :class:`Field` of one value.
 FIELD: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -125,4 +186,6 @@ TRACK_COLUMNS: tuple[str, ...] = (
 # Columns added by later schema versions: they follow the features, in the table as in every row.
 #   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
 #   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
-ADDED_COLUMNS: tuple[str, ...] = ("warning",)
+#   derived_from: the source path of a file ``fpstream master`` wrote (its mark, ``audio.derived``),
+#   stored when such a file is fed on purpose (``fpstream feed --include-derived``); NULL otherwise.
+ADDED_COLUMNS: tuple[str, ...] = ("warning", "derived_from")

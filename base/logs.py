@@ -6,9 +6,10 @@ import logging
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from base.config import ConfigError
 from base.sockets import peer_address
 
 
@@ -16,7 +17,7 @@ def setup(process: str) -> logging.Logger:
     """Log to stderr as ``process[pid] LEVEL message`` (honcho adds the time and process name)."""
     level = os.environ.get("FPSTREAM_LOG_LEVEL", "INFO").upper()
     if level not in logging.getLevelNamesMapping():
-        raise SystemExit(f"FPSTREAM_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
+        raise ConfigError(f"FPSTREAM_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{process}[%(process)d] %(levelname)s %(message)s"))
     root = logging.getLogger()
@@ -32,6 +33,17 @@ def exit_now(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def run_main(main: Callable[[], int], prog: str) -> NoReturn:
+    """A process's entry point: run ``main`` and leave with its status (:func:`exit_now`); a
+    :class:`~base.config.ConfigError` becomes one line on stderr (``prog: message``) and status 1."""
+    try:
+        code = main()
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        code = 1
+    exit_now(code)
 
 
 class DropReport:

@@ -7,7 +7,7 @@ Messages are multipart. The first frame is always a msgpack map with at least
 chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
 interleaved samples, sent and received without copies.
 
-Flows (see DESIGN.md):
+Flows (docs/design.md has the picture and the channels):
 
 - ``chunk``   ingest -> broker -> analyzer: ``[header, pcm]``
 - ``partial`` analyzer -> broker -> sink: ``[header]`` (header carries the partial)
@@ -115,6 +115,9 @@ class ChunkHeader:
     # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
     # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
     warning: str = ""
+    # Last chunk only: the source path in the mark of a file fpstream master wrote, when it is fed
+    # on purpose (``--include-derived``), stored in ``derived_from``; "" = not derived. Optional.
+    derived_from: str = ""
 
     @property
     def total_frames(self) -> int:
@@ -315,6 +318,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         dtype=_get(msg, "dtype", str),
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
+        derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
     )
     if header.dtype != PCM_DTYPE.str:
         raise ProtocolError(f"unsupported dtype {header.dtype!r}")

@@ -31,7 +31,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from base.config import CHANNELS, Endpoints, env_float, env_int
+from base.config import CHANNELS, ConfigError, Endpoints, env_float, env_int
 from base.protocol import DEFAULT_CHUNK_S, MAX_MESSAGE_BYTES, PCM_DTYPE, PREROLL_S
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def chunk_seconds() -> float:
     """Seconds of audio per chunk (``FPSTREAM_CHUNK_S``); results never depend on it."""
     chunk_s = env_float("FPSTREAM_CHUNK_S", DEFAULT_CHUNK_S)
     if not 0.1 <= chunk_s <= 600:
-        raise SystemExit(f"FPSTREAM_CHUNK_S={chunk_s}: expected 0.1 to 600 seconds")
+        raise ConfigError(f"FPSTREAM_CHUNK_S={chunk_s}: expected 0.1 to 600 seconds")
     return chunk_s
 
 
@@ -65,7 +65,7 @@ class Limits:
         queue_mb = env_int("FPSTREAM_QUEUE_MB", 64)
         max_mb = env_int("FPSTREAM_MAX_MESSAGE_MB", 256)
         if queue_mb < 1 or max_mb < 1:
-            raise SystemExit("FPSTREAM_QUEUE_MB and FPSTREAM_MAX_MESSAGE_MB must be at least 1")
+            raise ConfigError("FPSTREAM_QUEUE_MB and FPSTREAM_MAX_MESSAGE_MB must be at least 1")
         chunk_bytes = (chunk_seconds() + PREROLL_S) * 48_000 * 2 * PCM_DTYPE.itemsize
         return cls(
             chunk_hwm=max(PREFETCH, int(queue_mb * MiB // chunk_bytes)),
@@ -97,19 +97,19 @@ class CurveKeys:
     def _load(self, name: str, secret: bool) -> tuple[bytes, bytes | None]:
         path = self.dir / (f"{name}.key_secret" if secret else f"{name}.key")
         if not path.is_file():
-            raise SystemExit(
+            raise ConfigError(
                 f"FPSTREAM_CURVE_DIR: missing {path} (create keys with: python -m broker keygen DIR)"
             )
         try:
             return zmq.auth.load_certificate(path)
         except (OSError, ValueError) as exc:
-            raise SystemExit(f"cannot read Curve key {path}: {exc}") from None
+            raise ConfigError(f"cannot read Curve key {path}: {exc}") from None
 
     def server(self) -> tuple[bytes, bytes]:
         public, secret = self._load("server", secret=True)
         assert secret is not None
         if not self.authorized_dir.is_dir():
-            raise SystemExit(f"FPSTREAM_CURVE_DIR: missing {self.authorized_dir} (the client allow-list)")
+            raise ConfigError(f"FPSTREAM_CURVE_DIR: missing {self.authorized_dir} (the client allow-list)")
         return public, secret
 
     def client(self) -> tuple[bytes, bytes, bytes]:
@@ -200,7 +200,7 @@ class Sockets:
         if self.endpoints.is_ipc:
             self.endpoints.ensure_private_dir()
         elif not is_loopback(self.endpoints.host) and self.curve is None:
-            raise SystemExit(
+            raise ConfigError(
                 f"refusing to listen on {address} without CurveZMQ keys: set FPSTREAM_CURVE_DIR "
                 "(python -m broker keygen DIR), or use a 127.0.0.1 / ipc:// address"
             )
@@ -215,7 +215,7 @@ class Sockets:
         try:
             sock.bind(address)
         except zmq.ZMQError as exc:
-            raise SystemExit(f"cannot bind {channel} at {address}: {exc}") from None
+            raise ConfigError(f"cannot bind {channel} at {address}: {exc}") from None
         return sock
 
     def connect(

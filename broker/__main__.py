@@ -36,7 +36,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from base import logs, protocol
-from base.config import Endpoints
+from base.config import Endpoints, settings_epilog
 from base.sockets import PREFETCH, RESULT_HWM, Sockets, generate_keys
 from base.status import query_status
 from broker.status import Counters
@@ -315,10 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m broker",
         description="The fpstream broker: binds every endpoint derived from FPSTREAM_BROKER and forwards "
         "chunks to analyzers, results to the sink and acknowledgements back to ingest.",
-        epilog="Settings (environment): FPSTREAM_BROKER (ipc://DIR or tcp://HOST:PORT; default "
-        "ipc://$XDG_RUNTIME_DIR/fpstream), FPSTREAM_QUEUE_MB (64), FPSTREAM_CHUNK_S (10), "
-        "FPSTREAM_MAX_MESSAGE_MB (256), FPSTREAM_CURVE_DIR (unset: no CurveZMQ; required to listen on a "
-        "non-loopback tcp address), FPSTREAM_LOG_LEVEL (INFO). See README.md.",
+        epilog=settings_epilog("broker"),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     keygen = sub.add_parser(
@@ -342,4 +339,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m broker")

@@ -109,6 +109,8 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
         return Failed(header.ref, error, seq=header.seq)
     if header.warning:
         body["warning"] = header.warning  # decoding's note on the track travels on to the stored row
+    if header.derived_from:
+        body["derived_from"] = header.derived_from  # so does the source of a mastered file
     return Partial(
         header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
     )

@@ -30,6 +30,7 @@ class Fingerprint:
     duration_s: float
     values: dict[str, float]
     warning: str | None = None  # what decoding noticed (a truncated file, say), from the last partial
+    derived_from: str | None = None  # the source of a file fpstream master wrote, from the last partial
 
 
 @dataclass
@@ -134,10 +135,12 @@ def fingerprint(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -
         m = merge(bodies, sample_rate, channels)
     with stage("finalize (tempo, beats, gating)"):
         warning = bodies[-1].get("warning")
+        source = bodies[-1].get("derived_from")
         return Fingerprint(
             duration_s=m.n_samples / sample_rate,
             values=values(m),
             warning=warning if isinstance(warning, str) else None,
+            derived_from=source if isinstance(source, str) and source else None,
         )
 
 

@@ -37,7 +37,7 @@ TIGHTNESS = 100.0
 PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 periods of 40 BPM
 PERIODICITY_HOP = 128  # frames
 HARMONIC_WEIGHTS = (1.0, 0.75, 0.5, 0.25)  # of a period's multiples 1..4 in its evidence
-PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see README)
+PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see docs/analysis.md)
 # The octave decision by beat parity (see :func:`octave_by_parity`): the level is doubled when
 # the pulses between its beats carry at least PARITY_UP of the beats' onset strength, halved
 # when every other beat carries less than PARITY_DOWN of the others'. Chosen on the tuning

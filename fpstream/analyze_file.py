@@ -61,7 +61,17 @@ def analyze_file(
     preroll_s: float = PREROLL_S,
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Fingerprint one file; never raises for a bad file.
+    """:func:`analyze_row` as a dict by column name (what ``fpstream analyze`` prints)."""
+    return analyze_row(path, chunk_s, preroll_s, threads).as_dict()
+
+
+def analyze_row(
+    path: str,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    preroll_s: float = PREROLL_S,
+    threads: int = 1,
+) -> store.Row:
+    """Fingerprint one file into the row the sink would store; never raises for a bad file.
 
     Parameters
     ----------
@@ -80,28 +90,27 @@ def analyze_file(
 
     Returns
     -------
-    dict
-        Keys :data:`ROW_COLUMNS`, values as the sink would store them
-        (``store.db.done_row`` / ``failed_row``): ``status`` is ``'done'``
-        with the 25 values as finite floats, or ``'failed'`` with ``error``
-        saying why (the same words the stack uses) and the values ``None``.
+    store.db.Row
+        As the sink would store it (``store.db.done_row`` / ``failed_row``):
+        ``status`` is ``'done'`` with the 25 values as finite floats, or
+        ``'failed'`` with ``error`` saying why (the same words the stack uses).
     """
     real = os.path.abspath(path)
     ref = TrackRef(ingest="analyze", track=0, attempt=0, path=stored_path(path), size=-1, mtime_ns=-1)
     try:
         size, mtime_ns = file_identity(real)
     except DecodeError as exc:
-        return _row(store.failed_row(ref, str(exc)))
+        return store.failed_row(ref, str(exc))
     ref = dataclasses.replace(ref, size=size, mtime_ns=mtime_ns)
     threads = max(1, threads)
     # One BLAS thread per analysing thread: OpenBLAS's own threads would spin on the same cores.
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=threads) as pool:
-        return _row(_analyze(real, ref, chunk_s, preroll_s, pool, threads))
+        return _analyze(real, ref, chunk_s, preroll_s, pool, threads)
 
 
 def _analyze(
     real: str, ref: TrackRef, chunk_s: float, preroll_s: float, pool: ThreadPoolExecutor, threads: int
-) -> tuple[Any, ...]:
+) -> store.Row:
     """The stored row for ``real``: ingest's decode, the analyzer's partials, the sink's merge."""
     bodies: list[dict[str, Any]] = []
     sample_rate = channels = 0
@@ -116,7 +125,7 @@ def _analyze(
         bodies.append(decode_result(encode_partial(result)).body)
         return None
 
-    def fail(error: str) -> tuple[Any, ...]:
+    def fail(error: str) -> store.Row:
         for future in pending:
             future.cancel()
         return store.failed_row(ref, error)
@@ -139,7 +148,3 @@ def _analyze(
         if (failed := collect()) is not None:
             return fail(failed.error)
     return store.track_row(ref, sample_rate, channels, fingerprint_or_error(bodies, sample_rate, channels))
-
-
-def _row(values: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(ROW_COLUMNS, values, strict=True))

@@ -9,8 +9,10 @@ Examples
 >>> lib = Library("fingerprints.db")                          # doctest: +SKIP
 >>> len(lib.tracks())                                         # doctest: +SKIP
 54756
->>> [n.path for n in lib.similar("~/Music/a.flac", k=3)]      # doctest: +SKIP
->>> [t.path for t in lib.playlist("~/Music/a.flac", n=20)]    # doctest: +SKIP
+>>> [(t.path, d) for t, d in lib.similar("~/Music/a.flac", 3)]  # doctest: +SKIP
+>>> steer = Steering(no_repeat_album=3, min_duration_s=60)      # doctest: +SKIP
+>>> [t.path for t in lib.playlist(["~/Music/a.flac", "~/Music/b.ogg"], 20, steering=steer)]  # doctest: +SKIP
+>>> [t.album for t in lib.album_playlist("~/Music/a.flac", 3)]  # doctest: +SKIP
 >>> for group in lib.duplicates():                            # doctest: +SKIP
 ...     print(group.max_distance, [m.path for m in group.members])
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -32,12 +35,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audio.paths import stored_path
+from audio.paths import format_of, stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
 from fpstream.percentiles import percentile_ranks
-from fpstream.playlist import path_to, walk
-from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, nearest, robust_scale, weight_vector
+from fpstream.playlist import album_walk, gather, steered_path_to
+from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, robust_scale, weight_vector
+from fpstream.steering import DEFAULT_STEERING, Catalogue, Spacing, Steering, admissible
 from store.library import (
     Features,
     LibraryError,
@@ -45,6 +49,7 @@ from store.library import (
     get_row,
     iter_rows,
     load_features,
+    load_listing,
     not_current_version,
 )
 
@@ -65,8 +70,20 @@ class Track:
     channels: int | None
     analyzed_at: str | None
     fingerprint_version: int | None
-    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (README, "Formats")
+    warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (docs/formats.md)
     features: dict[str, float] | None = None
+    # Tags (CONTRACTS.md; None when the row or the library has none)
+    title: str | None = None
+    artist: str | None = None
+    album_artist: str | None = None
+    album: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    date: str | None = None
+    genre: str | None = None
+    musicbrainz_recording_id: str | None = None
+    musicbrainz_release_id: str | None = None
+    derived_from: str | None = None  # written by fpstream master from this source (audio.derived)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Track:
@@ -80,17 +97,18 @@ class Track:
     @property
     def format(self) -> str:
         """The file's format as its name says it (``FLAC``, ``OGG``, ``WAV``…; ``?`` without one)."""
-        return Path(self.path).suffix.lstrip(".").upper() or "?"
+        return format_of(self.path)
+
+    @property
+    def display_name(self) -> str:
+        """``Artist - Title`` from the tags (M3U ``#EXTINF``), else the file name without its suffix."""
+        who = self.artist or self.album_artist
+        if self.title:
+            return f"{who} - {self.title}" if who else self.title
+        return Path(self.path).stem
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    rank: int
-    distance: float
-    path: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,7 @@ class PlaylistEntry:
     duration_s: float | None
     step: float
     to_target: float | None = None  # distance to B, for a playlist with a target
+    track: Track | None = None  # the whole row (tags, display_name)
 
 
 @dataclass(frozen=True)
@@ -145,10 +164,14 @@ class Library:
         with closing(self._connect()) as conn:
             return [Track.from_row(row) for row in iter_rows(conn)]
 
+    def row(self, path: str) -> dict[str, Any]:
+        """Every stored column of ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
+        with closing(self._connect()) as conn:
+            return get_row(conn, stored_path(os.path.expanduser(path)))
+
     def get(self, path: str) -> Track:
         """The track stored for ``path`` (made absolute as ingest does); ``LibraryError`` if absent."""
-        with closing(self._connect()) as conn:
-            return Track.from_row(get_row(conn, stored_path(os.path.expanduser(path))))
+        return Track.from_row(self.row(path))
 
     def percentiles(self, path: str) -> dict[str, float]:
         """``path``'s 25 values as percentiles (0–100) within the library's analysed tracks."""
@@ -180,8 +203,7 @@ class Library:
         return self.scaled * np.sqrt(self._w)
 
     def _index(self, path: str) -> int:
-        with closing(self._connect()) as conn:
-            row = get_row(conn, stored_path(os.path.expanduser(path)))
+        row = self.row(path)
         if row["status"] != "done":
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
@@ -196,47 +218,179 @@ class Library:
 
     # ------------------------------------------------------------ queries
 
-    def similar(self, path: str, k: int = 10) -> list[Neighbour]:
-        """The ``k`` analysed tracks nearest to ``path``, nearest first, ``path`` itself excluded."""
-        i = self._index(path)
-        idx, dist = nearest(self.scaled, self.scaled[i], self._w, k, exclude=i)
-        return [
-            Neighbour(rank, float(d), self.features.paths[j])
-            for rank, (j, d) in enumerate(zip(idx.tolist(), dist.tolist(), strict=True), start=1)
-        ]
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """Durations, tempi, artist and album keys, genres of the analysed tracks (``fpstream.steering``)."""
+        with closing(self._connect()) as conn:
+            listing = load_listing(conn)
+        tempo = self.features.matrix[:, FEATURES.index("tempo_bpm")]
+        return Catalogue.build(self.features.paths, listing, tempo)
 
-    def playlist(
-        self, seed: str, n: int = 20, to: str | None = None, duplicate_distance: float = DEFAULT_MAX_DISTANCE
-    ) -> list[PlaylistEntry]:
-        """A smooth sequence from ``seed`` (``fpstream.playlist``): ``n`` tracks, or a path to ``to``.
+    def _rows_to_tracks(self, rows: Sequence[int]) -> list[Track]:
+        with closing(self._connect()) as conn:
+            return [Track.from_row(get_row(conn, self.features.paths[r])) for r in rows]
 
-        No track twice, and no two tracks within ``duplicate_distance`` of each
-        other (copies of one recording). With ``to``, at most ``n`` tracks
-        ending at ``to``, each closer to it than the one before.
+    def _steer(self, seeds: Sequence[int], steering: Steering) -> tuple[np.ndarray, Spacing]:
+        if not isinstance(steering, Steering):
+            raise TypeError(f"steering must be an fpstream.steering.Steering, not {type(steering).__name__}")
+        if steering.is_neutral:  # no tags or durations to read (a fast `fpstream similar`)
+            blocked = np.zeros(len(self.features.paths), dtype=bool)
+            blocked[list(seeds)] = True
+            return blocked, Spacing(None, steering)
+        return ~admissible(self.catalogue, steering, seeds), Spacing(self.catalogue, steering)
+
+    def similar(
+        self, path: str, n: int = 10, steering: Steering = DEFAULT_STEERING
+    ) -> list[tuple[Track, float]]:
+        """The ``n`` allowed tracks nearest to ``path``, nearest first, ``path`` itself excluded.
+
+        ``steering`` filters the candidates (by default tracks under 30 s are left
+        out) and, read as a queue in rank order, keeps artists and albums apart
+        (soft). Returns ``(track, distance)`` pairs.
         """
         if n < 1:
             raise ValueError("n must be at least 1")
-        start = self._index(seed)
-        emb = self.embedded
-        if to is None:
-            rows = walk(emb, start, n, duplicate_distance)
-            target = None
+        i = self._index(path)
+        blocked, spacing = self._steer([i], steering)
+        diff = self.embedded - self.embedded[i]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        dist[blocked] = np.inf
+        free = int(np.count_nonzero(np.isfinite(dist)))
+        if not spacing.active:
+            m = min(n, free)
+            part = np.argpartition(dist, m - 1)[:m] if m else np.empty(0, dtype=np.intp)
+            chosen = part[np.lexsort((part, dist[part]))].tolist()  # ties: the first path
         else:
-            target = self._index(to)
+            ranked = np.argsort(dist, kind="stable")[:free].tolist()
+            chosen = []
+            while len(chosen) < n and ranked:
+                row = spacing.choose(chosen, ranked)
+                assert row is not None
+                chosen.append(row)
+                ranked.remove(row)
+        tracks = self._rows_to_tracks(chosen)
+        return [(t, float(dist[r])) for t, r in zip(tracks, chosen, strict=True)]
+
+    def playlist(
+        self,
+        seeds: Sequence[str] | str,
+        n: int = 20,
+        to: str | None = None,
+        steering: Steering = DEFAULT_STEERING,
+        duplicate_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> list[Track]:
+        """A smooth sequence from the seeds (``fpstream.playlist``): ``n`` tracks, or a path to ``to``.
+
+        ``seeds``: one path or several; the playlist starts with them (the first
+        first) and continues near the set (round-robin over the seeds, then a
+        smooth order: ``fpstream.playlist.gather``). No track twice, and no two
+        tracks within ``duplicate_distance`` of each other (copies of one
+        recording). With ``to`` (one seed only), at most ``n`` tracks ending at
+        ``to``, each closer to it than the one before. ``steering`` applies to
+        every track but the seeds and ``to``.
+        """
+        return [e.track for e in self.playlist_entries(seeds, n, to, steering, duplicate_distance)]
+
+    def playlist_entries(
+        self,
+        seeds: Sequence[str] | str,
+        n: int = 20,
+        to: str | None = None,
+        steering: Steering = DEFAULT_STEERING,
+        duplicate_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> list[PlaylistEntry]:
+        """:meth:`playlist` with each step's distance (and the distance to ``to``): what the CLI lists."""
+        if isinstance(seeds, str | os.PathLike):
+            seeds = [seeds]
+        if not seeds:
+            raise ValueError("a playlist needs at least one seed")
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        starts = [self._index(s) for s in seeds]
+        if len(set(starts)) < len(starts):
+            raise LibraryError("a seed is named twice")
+        if n < len(starts):
+            raise LibraryError(
+                f"{len(starts)} seeds do not fit in a playlist of {n} tracks (-n {len(starts)} or more)"
+            )
+        emb = self.embedded
+        target = None if to is None else self._index(to)
+        blocked, spacing = self._steer(starts if target is None else [*starts, target], steering)
+        if target is None:
+            rows = gather(emb, starts, n, duplicate_distance, blocked, spacing)
+        else:
+            if len(starts) > 1:
+                raise LibraryError("a playlist to a target starts from one seed (give one SEED with --to)")
             if n < 2:
                 raise LibraryError("a playlist from SEED to a target has at least 2 tracks (-n 2 or more)")
             try:
-                rows = path_to(emb, start, target, n, duplicate_distance)
+                rows = steered_path_to(emb, starts[0], target, n, duplicate_distance, blocked, spacing)
             except ValueError as exc:
-                raise LibraryError(f"no playlist from {seed} to {to}: {exc}") from None
-        details = self._details()
+                raise LibraryError(f"no playlist from {seeds[0]} to {to}: {exc}") from None
+        return self._entries(rows, target)
+
+    def _entries(self, rows: Sequence[int], target: int | None) -> list[PlaylistEntry]:
+        emb = self.embedded
         entries = []
-        for pos, row in enumerate(rows, start=1):
-            p = self.features.paths[row]
+        for pos, (row, track) in enumerate(zip(rows, self._rows_to_tracks(rows), strict=True), start=1):
             step = 0.0 if pos == 1 else float(np.linalg.norm(emb[row] - emb[rows[pos - 2]]))
             to_target = None if target is None else float(np.linalg.norm(emb[row] - emb[target]))
-            entries.append(PlaylistEntry(pos, p, details[p][1], step, to_target))
+            entries.append(PlaylistEntry(pos, track.path, track.duration_s, step, to_target, track))
         return entries
+
+    def album_playlist(
+        self,
+        seed: str,
+        n_albums: int = 3,
+        steering: Steering = DEFAULT_STEERING,
+        duplicate_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> list[Track]:
+        """Whole albums, starting with ``seed``'s: each next album is the one whose mean
+        fingerprint is nearest to the current album's (``fpstream.playlist.album_walk``).
+
+        Within an album, tracks go by disc and track number when tagged, else by
+        path. ``steering``'s filters apply to every track (an album keeps the
+        tracks that pass; the seed always plays); ``no_repeat_artist`` counts
+        albums; ``no_repeat_album`` has nothing left to do.
+        """
+        return [e.track for e in self.album_playlist_entries(seed, n_albums, steering, duplicate_distance)]
+
+    def album_playlist_entries(
+        self,
+        seed: str,
+        n_albums: int = 3,
+        steering: Steering = DEFAULT_STEERING,
+        duplicate_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> list[PlaylistEntry]:
+        """:meth:`album_playlist` with each step's distance: what the CLI lists."""
+        if n_albums < 1:
+            raise ValueError("n_albums must be at least 1")
+        start = self._index(seed)
+        cat = self.catalogue
+        blocked, _ = self._steer([start], steering)
+        allowed = ~blocked
+        allowed[start] = True
+        members: dict[str, list[int]] = {}
+        for row in np.flatnonzero(allowed).tolist():
+            members.setdefault(cat.albums[row], []).append(row)
+        keys = list(members)
+        emb = self.embedded
+        means = np.array([emb[members[k]].mean(axis=0) for k in keys])
+        artists = [cat.artists[members[k][0]] for k in keys]
+        first = keys.index(cat.albums[start])
+        order = album_walk(means, first, n_albums, duplicate_distance, artists, steering.no_repeat_artist)
+
+        def position(row: int) -> tuple[int, int, str]:
+            disc, number = cat.disc_numbers[row], cat.track_numbers[row]
+            last = 1 << 30  # untagged after tagged
+            return (
+                last if disc is None else int(disc),
+                last if number is None else int(number),
+                cat.paths[row],
+            )
+
+        rows = [row for a in order for row in sorted(members[keys[a]], key=position)]
+        return self._entries(rows, None)
 
     def duplicates(self, max_distance: float = DEFAULT_MAX_DISTANCE) -> list[DuplicateGroup]:
         """Groups of tracks whose fingerprints are within ``max_distance`` (``fpstream.duplicates``)."""
@@ -256,7 +410,6 @@ class Library:
                 p = self.features.paths[row]
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))
-                fmt = Path(p).suffix.lstrip(".").upper() or "?"
-                members.append(DuplicateMember(p, distance, fmt, size, duration, rate, channels))
+                members.append(DuplicateMember(p, distance, format_of(p), size, duration, rate, channels))
             groups.append(DuplicateGroup(number, group.max_distance, members))
         return groups

@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from base.config import database_path
+from base.fields import TRACK_COLUMNS
+
+PROG = "fpstream"
+
+#: The stored columns besides the 25 values, as listed in help texts.
+COLUMN_LIST = ", ".join(TRACK_COLUMNS)
 
 
 class UserError(Exception):
@@ -98,3 +104,41 @@ def atomic_output(target: Path) -> Iterator[TextIO]:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def env_help() -> str:
+    """The environment section of the help texts, with the library's path as resolved now."""
+    text = f"""\
+environment:
+  FPSTREAM_DB      the library (default: $XDG_DATA_HOME/fpstream/fingerprints.db, one per user,
+                   whatever the current directory); here: {database_path()}
+  FPSTREAM_BROKER  where the stack's broker listens (default: ipc://$XDG_RUNTIME_DIR/fpstream)
+
+The 25 numbers are defined in docs/fingerprint.md; settings: docs/settings.md."""
+    return text.replace("%", "%%")
+
+
+def weights_help() -> str:
+    """The ``--weights`` paragraph of a help text, made from the feature table (``base.fields``)."""
+    import textwrap
+
+    from base.fields import BANDS, FIELDS
+
+    by_weight: dict[float, list[str]] = {}
+    for f in FIELDS:
+        if f.name not in BANDS and f.weight != 1.0:
+            by_weight.setdefault(f.weight, []).append(f.name)
+    band = FIELDS[0].weight
+    parts = [f"the 7 band shares {band:g} each"]
+    parts += [f"{', '.join(names)} {w:g}" for w, names in sorted(by_weight.items(), reverse=True)]
+    default = textwrap.fill(
+        "one unit per independent aspect of the sound: " + "; ".join(parts) + "; the rest 1 "
+        "(why each: docs/cli.md, 'Default weights, and why')",
+        width=84,
+        initial_indent="  default  ",
+        subsequent_indent="           ",
+    )
+    return (
+        "Weights (--weights):\n" + default + "\n  equal    every dimension 1\n"
+        "  NAME=W,...  change single weights, on top of default or of a preset given first"
+    )

@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from base.durations import clock
 from fpstream.cli_args import database, db_option, format_option, formatter, weights
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE
 
 COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels", "path")
 
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"D (--max-distance, default {DEFAULT_MAX_DISTANCE:g}) was chosen from measured distances:\n"
             "on real music, lossless copies were 0.000-0.001 apart, MP3 copies 0.009-0.013,\n"
             "low-bitrate Vorbis re-encodes up to 0.095; different recordings 0.15 and more\n"
-            "(README, 'duplicates'). Use a smaller D (e.g. 0.02) for lossless copies only."
+            "(docs/cli.md, 'duplicates'). Use a smaller D (e.g. 0.02) for lossless copies only."
         ),
         epilog=(
             "examples:\n"
@@ -65,13 +66,6 @@ def _size(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    minutes, sec = divmod(seconds, 60.0)
-    return f"{int(minutes)}:{sec:04.1f}"
-
-
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.output import write_records
@@ -90,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             for m in g.members:
                 rate = "?" if m.sample_rate is None else f"{m.sample_rate} Hz"
                 lines.append(
-                    f"  {m.distance:.4f}  {m.format:<5} {_size(m.size):>9}  {_clock(m.duration_s):>8}  "
+                    f"  {m.distance:.4f}  {m.format:<5} {_size(m.size):>9}  {clock(m.duration_s):>8}  "
                     f"{rate:>8} {m.channels or '?'} ch  {m.path}"
                 )
         return "\n".join(lines) + "\n" if lines else ""

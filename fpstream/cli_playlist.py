@@ -1,16 +1,19 @@
-"""``fpstream playlist``: a smooth sequence from a seed, or a path from one track to another."""
+"""``fpstream playlist``: a smooth sequence from seeds, a path from one track to another, or whole albums,
+steered by ``fpstream.steering`` (no-repeat, durations, excluded globs)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fpstream.cli_args import UserError, database, db_option, format_option, formatter, positive_int, weights
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE
+
+if TYPE_CHECKING:  # the parser is built without numpy (tests/test_cli_startup.py); steering needs it
+    from fpstream.steering import Steering
 
 COLUMNS = ("position", "step", "to_target", "duration_s", "path")
 
@@ -19,16 +22,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "playlist",
         formatter_class=formatter,
-        help="a playlist that moves smoothly from SEED (or from SEED to --to TRACK)",
+        help="a playlist that moves smoothly from SEED... (or from SEED to --to TRACK, or whole albums)",
         description=(
             "Build a playlist from SEED through the fingerprint space (the distance of\n"
             "`fpstream similar`):\n\n"
-            "  without --to  N tracks: each next one is the not-yet-played track nearest to\n"
+            "  one SEED      N tracks: each next one is the not-yet-played track nearest to\n"
             "                the current one, so every step is short;\n"
+            "  SEED SEED...  N tracks near the set: each seed in turn adds its nearest track\n"
+            "                (round-robin, so every seed gets its share), then the tracks are\n"
+            "                put in a smooth order starting with the first seed;\n"
             "  --to TRACK    at most N tracks from SEED to TRACK: every track is closer to TRACK\n"
-            "                than the one before, and the largest step is as small as possible.\n\n"
+            "                than the one before, and the largest step is as small as possible;\n"
+            "  --album       N whole albums, from SEED's: each next album is the one whose mean\n"
+            "                fingerprint is nearest to the current album's.\n\n"
             "No track appears twice, and neither do two copies of one recording (tracks within\n"
             f"the duplicates distance, {DEFAULT_MAX_DISTANCE:g}, of one already listed).\n\n"
+            "Steering (every mode; the seeds and TRACK always play): --min-duration (default\n"
+            "30 s, so jingles stay out), --max-duration, --exclude GLOB; --no-repeat-artist N\n"
+            "and --no-repeat-album N keep an artist or album out of the next N tracks, softly\n"
+            "(as Lyrion's mixers do: when no candidate is left, the window shrinks). Artist and\n"
+            "album are the tags when the library has them, else the folders Artist/Album/file.\n"
+            "Details: docs/playlists.md.\n\n"
             "Output: a table (position, step = distance from the previous track, distance to\n"
             "the target, duration, path), json/jsonl/csv, or extended M3U (--format m3u, or\n"
             "--m3u FILE to write a playlist file for a player)."
@@ -36,15 +50,54 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  fpstream playlist ~/Music/a.flac -n 30\n"
+            "  fpstream playlist a.flac b.ogg c.mp3 -n 40 --no-repeat-album 3 --min-duration 60\n"
+            "  fpstream playlist ~/Music/a.flac --album -n 3 --m3u albums.m3u\n"
+            "  fpstream playlist ~/Music/a.flac --exclude '*/Christmas/*' --exclude '*jingle*'\n"
             "  fpstream playlist ~/Music/calm.flac --to ~/Music/loud.flac -n 12 --m3u warmup.m3u\n"
             "  fpstream playlist ~/Music/a.flac --format m3u > a.m3u\n"
             "  fpstream playlist ~/Music/a.flac --format jsonl | jq -r .path\n\n"
             "The 25 numbers are defined in docs/fingerprint.md."
         ),
     )
-    p.add_argument("seed", metavar="SEED", help="the first track (an analysed track of the library)")
-    p.add_argument("-n", type=positive_int, default=20, metavar="N", help="tracks to list (default 20)")
+    p.add_argument(
+        "seeds", nargs="+", metavar="SEED", help="the first track(s) (analysed tracks of the library)"
+    )
+    p.add_argument(
+        "-n", type=positive_int, default=None, metavar="N", help="tracks to list (default 20; albums: 3)"
+    )
     p.add_argument("--to", metavar="TRACK", help="end at TRACK, getting closer to it at every step")
+    p.add_argument("--album", action="store_true", help="whole albums (N albums), in order of similarity")
+    p.add_argument(
+        "--no-repeat-artist",
+        type=count,
+        default=0,
+        metavar="N",
+        help="no two tracks of one artist within N tracks (albums with --album); soft",
+    )
+    p.add_argument(
+        "--no-repeat-album",
+        type=count,
+        default=0,
+        metavar="N",
+        help="no two tracks of one album within N tracks; soft",
+    )
+    p.add_argument(
+        "--min-duration",
+        type=seconds,
+        default=30.0,
+        metavar="S",
+        help="leave out tracks shorter than S seconds (default 30; 0 keeps every track)",
+    )
+    p.add_argument(
+        "--max-duration", type=seconds, default=None, metavar="S", help="leave out tracks longer than S s"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out tracks whose full path matches GLOB (fnmatch: * ? [..]; repeatable)",
+    )
     p.add_argument("--m3u", metavar="FILE", type=Path, help="also write the playlist to FILE as extended M3U")
     p.add_argument(
         "--weights", type=weights, default="default", metavar="SPEC", help="as for `fpstream similar`"
@@ -54,12 +107,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def count(text: str) -> int:
+    """A number of tracks, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, got {text}")
+    return value
+
+
+def steering_of(args: argparse.Namespace) -> Steering:
+    """The :class:`~fpstream.steering.Steering` the options ask for."""
+    from fpstream.steering import Steering
+
+    try:
+        return Steering(
+            no_repeat_artist=args.no_repeat_artist,
+            no_repeat_album=args.no_repeat_album,
+            min_duration_s=args.min_duration or None,
+            max_duration_s=args.max_duration,
+            exclude=tuple(args.exclude),
+        )
+    except ValueError as exc:
+        raise UserError(
+            str(exc).replace("min_duration_s", "--min-duration").replace("max_duration_s", "--max-duration")
+        ) from None
+
+
 def write_m3u(entries: list, out: TextIO) -> None:
-    """Extended M3U: ``#EXTM3U``, then ``#EXTINF:<seconds>,<title>`` and the path per track."""
+    """Extended M3U: ``#EXTM3U``, then ``#EXTINF:<seconds>,<Artist - Title or file name>`` and the path."""
     out.write("#EXTM3U\n")
     for e in entries:
         seconds = -1 if e.duration_s is None else round(e.duration_s)
-        title = Path(e.path).stem.replace("\n", " ")
+        name = e.track.display_name if e.track is not None else Path(e.path).stem
+        title = name.replace("\n", " ")
         out.write(f"#EXTINF:{seconds},{title}\n{e.path}\n")
 
 
@@ -67,7 +161,16 @@ def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.output import write_records
 
-    entries = Library(database(args), weights=args.weights).playlist(args.seed, n=args.n, to=args.to)
+    steering = steering_of(args)
+    lib = Library(database(args), weights=args.weights)
+    if args.album:
+        if args.to is not None or len(args.seeds) > 1:
+            raise UserError("--album takes one SEED and no --to")
+        n = 3 if args.n is None else args.n
+        entries = lib.album_playlist_entries(args.seeds[0], n, steering)
+    else:
+        n = 20 if args.n is None else args.n
+        entries = lib.playlist_entries(args.seeds, n, to=args.to, steering=steering)
     if args.m3u is not None:
         tmp = args.m3u.with_name(f".{args.m3u.name}.{os.getpid()}.tmp")
         try:
@@ -82,7 +185,20 @@ def run(args: argparse.Namespace) -> int:
         write_m3u(entries, sys.stdout)
         return 0
     columns = COLUMNS if args.to else tuple(c for c in COLUMNS if c != "to_target")
-    write_records([asdict(e) for e in entries], columns, args.format, sys.stdout)
-    if len(entries) < args.n and args.to is None:
-        print(f"fpstream playlist: the library had only {len(entries)} distinct tracks", file=sys.stderr)
+    records = [{c: getattr(e, c) for c in COLUMNS} for e in entries]
+    write_records(records, columns, args.format, sys.stdout)
+    if len(entries) < n and args.to is None and not args.album:
+        print(
+            f"fpstream playlist: the library had only {len(entries)} distinct tracks allowed", file=sys.stderr
+        )
+    if not args.album and (steering.no_repeat_artist or steering.no_repeat_album):
+        from fpstream.steering import Spacing
+
+        rows = [lib.features.index_of(e.path) for e in entries]
+        if gave_way := len(Spacing(lib.catalogue, steering).conflicts(rows)):
+            print(
+                f"fpstream playlist: note: {gave_way} tracks follow one of their artist or album sooner than "
+                "asked: too few other candidates (the no-repeat rules are soft)",
+                file=sys.stderr,
+            )
     return 0

@@ -4,7 +4,7 @@ Two tracks are duplicates when their similarity distance (``fpstream.similarity`
 robust-scaled, weighted Euclidean) is at most ``max_distance``; a group is a
 connected set of such pairs (single linkage). The default threshold,
 :data:`DEFAULT_MAX_DISTANCE` = 0.12, comes from a measurement on real music
-(README, "duplicates"; 41 freely licensed Ogg Vorbis tracks plus WAV, FLAC, MP3
+(docs/cli.md, "duplicates"; 41 freely licensed Ogg Vorbis tracks plus WAV, FLAC, MP3
 192k and Vorbis q2 re-encodes of three of them): lossless copies lay at
 0.0000–0.0013, MP3 copies at 0.009–0.013, the heavy q2 re-encodes at
 0.030–0.095, while the nearest *different* recording was never closer than
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default ``--max-distance``; how it was chosen: module docstring and README.
-DEFAULT_MAX_DISTANCE = 0.12
+from fpstream.thresholds import DEFAULT_MAX_DISTANCE  # noqa: F401  (chosen as the docstring says)
 
 
 @dataclass(frozen=True)

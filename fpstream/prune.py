@@ -20,8 +20,6 @@ from pathlib import Path
 
 from audio.paths import stored_path
 from fpstream.cli_args import UserError, database, db_option, formatter
-from store.db import delete_paths
-from store.library import TABLE, connect
 
 _ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
 
@@ -42,14 +40,9 @@ def file_exists(row_path: str) -> bool:
 
 def gone_rows(conn: sqlite3.Connection, under: str | None) -> list[str]:
     """Stored paths (under ``under``, if given) whose file does not exist, sorted."""
-    if under is None:
-        rows = conn.execute(f"SELECT path FROM {TABLE} ORDER BY path")
-    else:
-        prefix = under.rstrip("/") + "/"
-        rows = conn.execute(
-            f"SELECT path FROM {TABLE} WHERE substr(path, 1, ?) = ? ORDER BY path", (len(prefix), prefix)
-        )
-    return [p for (p,) in rows if not file_exists(p)]
+    from store.library import stored_paths
+
+    return [p for p in stored_paths(conn, under) if not file_exists(p)]
 
 
 def missing_dirs(paths: list[str]) -> Counter[str]:
@@ -67,6 +60,8 @@ def missing_dirs(paths: list[str]) -> Counter[str]:
 
 def delete(db_path: Path, paths: list[str]) -> int:
     """Remove the rows of ``paths`` in one transaction; returns how many went."""
+    from store.db import delete_paths  # aiosqlite (asyncio) only when deleting
+
     try:
         return delete_paths(db_path, paths)
     except sqlite3.Error as exc:
@@ -76,6 +71,8 @@ def delete(db_path: Path, paths: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     db_path = database(args)
     under = stored_path(args.under) if args.under else None
+    from store.library import connect
+
     with closing(connect(db_path)) as conn:
         gone = gone_rows(conn, under)
     scope = f" under {under}" if under else ""

@@ -10,7 +10,13 @@ What the page shows (``fpstream/report_assets/report.js`` draws it):
 3. **A map**: the first two principal components of the robust-scaled,
    weight-adjusted fingerprints (``fpstream.similarity``: the space in which
    ``similar`` measures distance), one point per track, hover for path and key
-   values, coloured by any of the 25 values (by percentile).
+   values, coloured by any of the 25 values (by percentile). It survives
+   outliers (:func:`robust_map`): the components are fitted on values clipped to
+   half a p5–p95 spread beyond the library's p5 and p95, without the tracks that
+   lie a whole spread beyond (a silent track's −70 LUFS would otherwise take a
+   component to itself and squash every other track into a line); those
+   outliers are drawn as triangles at the map's edge and listed under it with
+   the values that put them there.
 4. **One track** (click a point, ``--track PATH``, or ``#track=PATH`` in the
    address): its 25 values as percentiles within the library and its 10 nearest
    neighbours.
@@ -48,6 +54,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from audio.paths import format_of
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
@@ -114,26 +121,64 @@ def histogram(column: np.ndarray, bins: int = HIST_BINS) -> dict[str, Any]:
     }
 
 
-def pca_2d(embedded: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """The first two principal components of ``embedded`` (n, 2) and their shares of the variance."""
-    centred = embedded - embedded.mean(axis=0)
+#: Robust-scaled values (0 = the library's p5, 1 = its p95) are clipped to this range for the map's fit.
+CLIP = (-0.5, 1.5)
+#: A track with a value beyond this range (a whole p5–p95 spread outside it) is an outlier of the map.
+OUTLIER = (-1.0, 2.0)
+#: The map's axes span these percentiles of the other tracks (plus a margin); beyond is the edge.
+AXIS_PERCENTILES = (0.5, 99.5)
+MAX_LISTED_OUTLIERS = 100
+
+
+def robust_map(scaled: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:
+    """2-D positions that one extreme track cannot flatten: ``(xy (n, 2), variance shares, outlier mask)``.
+
+    ``scaled``: robust-scaled fingerprints (``Library.scaled``); ``weights``: the
+    similarity weights. The principal axes are fitted on ``clip(scaled, CLIP) *
+    sqrt(weights)`` over the tracks that are not outliers (all tracks if fewer than
+    3 remain): clipping bounds what any track contributes, leaving the outliers out
+    keeps them from tilting the axes. Ordinary tracks are placed by their clipped
+    values, outliers by their own (so they land beyond the edge, in their direction).
+    """
+    root = np.sqrt(weights)
+    clipped = np.clip(scaled, *CLIP) * root
+    outlier = ((scaled < OUTLIER[0]) | (scaled > OUTLIER[1])).any(axis=1)
+    fit = clipped[~outlier] if np.count_nonzero(~outlier) >= 3 else clipped
+    mean = fit.mean(axis=0)
+    centred = fit - mean
     values, vectors = np.linalg.eigh(centred.T @ centred)
     top = vectors[:, ::-1][:, :2]
+    signs = np.sign(top[np.abs(top).argmax(axis=0), [0, 1]])  # a fixed orientation: largest loading > 0
+    top = top * np.where(signs == 0, 1.0, signs)
     total = float(values.sum()) or 1.0
-    return centred @ top, [float(v) / total for v in values[::-1][:2]]
+    xy = (clipped - mean) @ top
+    xy[outlier] = (scaled[outlier] * root - mean) @ top
+    return xy, [float(v) / total for v in values[::-1][:2]], outlier
 
 
-def _quantize_axis(x: np.ndarray) -> tuple[np.ndarray, float, float]:
-    lo, hi = (float(v) for v in np.percentile(x, [0.1, 99.9]))
+def outlier_reasons(lib: Library, rows: np.ndarray) -> list[dict[str, Any]]:
+    """For each outlier row (the farthest first, at most MAX_LISTED_OUTLIERS): its values beyond OUTLIER."""
+    scaled = lib.scaled[rows]
+    beyond = np.maximum(OUTLIER[0] - scaled, scaled - OUTLIER[1]).clip(min=0.0)
+    order = np.argsort(-beyond.max(axis=1), kind="stable")[:MAX_LISTED_OUTLIERS]
+    listed = []
+    for k in order.tolist():
+        row = int(rows[k])
+        cols = [j for j in np.argsort(-beyond[k], kind="stable").tolist() if beyond[k, j] > 0][:3]
+        why = [[FIELDS[j].name, float(lib.features.matrix[row, j])] for j in cols]
+        listed.append({"row": row, "why": why})
+    return listed
+
+
+def _quantize_axis(x: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``x`` as uint16 over the AXIS_PERCENTILES range of ``x[inside]`` widened by 4 %; beyond: the edge."""
+    ref = x[inside] if inside.any() else x
+    lo, hi = (float(v) for v in np.percentile(ref, AXIS_PERCENTILES))
+    lo, hi = lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)
     if hi <= lo:
         lo, hi = lo - 1.0, hi + 1.0
     q = np.round((np.clip(x, lo, hi) - lo) / (hi - lo) * RANK_MAX)
     return q.astype(np.uint16), lo, hi
-
-
-def file_format(path: str) -> str:
-    """The format as the file name says it: ``FLAC``, ``OGG``… (``?`` without an extension)."""
-    return os.path.splitext(path)[1].lstrip(".").upper() or "?"
 
 
 def summary(lib: Library) -> dict[str, Any]:
@@ -151,7 +196,7 @@ def summary(lib: Library) -> dict[str, Any]:
         for path, status, error, dur, rate, ch in cursor.execute(
             "SELECT path, status, error, duration_s, sample_rate, channels FROM tracks"
         ):
-            formats[file_format(path)] += 1
+            formats[format_of(path)] += 1
             if status == "done":
                 done += 1
                 duration += dur or 0.0
@@ -196,9 +241,9 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
         return data
     ranks = percentile_matrix(matrix)
     with threadpool_limits(1):  # a 25 x 25 product: BLAS threads only spin on a busy machine
-        xy, shares = pca_2d(lib.embedded)
-    qx, x_lo, x_hi = _quantize_axis(xy[:, 0])
-    qy, y_lo, y_hi = _quantize_axis(xy[:, 1])
+        xy, shares, outlier = robust_map(lib.scaled, lib._w)
+    qx, x_lo, x_hi = _quantize_axis(xy[:, 0], ~outlier)
+    qy, y_lo, y_hi = _quantize_axis(xy[:, 1], ~outlier)
     folders: dict[str, int] = {}
     folder_of, names = [], []
     for p in features.paths:
@@ -217,6 +262,8 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
         xy=_b64(np.stack([qx, qy], axis=1)),
         xy_range=[x_lo, x_hi, y_lo, y_hi],
         pca_shares=shares,
+        outliers=outlier_reasons(lib, np.flatnonzero(outlier)),
+        outlier_count=int(np.count_nonzero(outlier)),
         ranks=_b64(np.round(ranks.T * RANK_MAX)),  # column-major: 25 blocks of n
     )
     data["selected"] = selected

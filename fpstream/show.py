@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from base.durations import clock
 from base.fields import FAMILIES as FIELD_FAMILIES
 from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
 from fpstream.percentiles import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
@@ -56,6 +57,8 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
     lines = [row["path"], "  " + _summary(row)]
     if row.get("warning"):
         lines.append(f"  warning: {row['warning']}")
+    if row.get("derived_from"):
+        lines.append(f"  written by fpstream master from: {row['derived_from']}")
     if row.get("status") != "done":
         lines.append(f"  error: {row.get('error') or '(none recorded)'}")
         return "\n".join(lines) + "\n"
@@ -109,7 +112,7 @@ def percentile_columns(row: dict[str, Any], library: np.ndarray | None) -> dict[
 def _summary(row: dict[str, Any]) -> str:
     parts = [str(row.get("status"))]
     if row.get("duration_s") is not None:
-        parts.append(_clock(float(row["duration_s"])))
+        parts.append(clock(float(row["duration_s"])))
     if row.get("sample_rate") is not None:
         parts.append(f"{row['sample_rate']} Hz")
     if row.get("channels") is not None:
@@ -123,9 +126,3 @@ def _summary(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _clock(seconds: float) -> str:
-    minutes, sec = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{sec:04.1f}"
-    return f"{minutes}:{sec:04.1f}"

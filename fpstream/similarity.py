@@ -27,46 +27,11 @@ How a distance is computed
    query on 100 000 tracks (``python -m fpstream.similarity --bench``). The query
    itself is excluded; ties are broken by path so results are deterministic.
 
-Default weights, and why
-------------------------
-Weights follow one rule: **one unit of weight per independent, reliable
-aspect of the sound.** Dimensions that measure the same aspect share their
-unit; values with a known failure mode get half. With ``equal`` weights the
-spectrum would count eleven times (7 band shares, centroid, rolloff, the
-bass/mid ratio, partly flatness) and dominate every answer.
-
-==========================  ======  ==============================================
-dimension                   weight  why
-==========================  ======  ==============================================
-7 band shares (each)        0.25    tonal balance is what listeners notice first
-                                    and has several degrees of freedom (bassy,
-                                    scooped, bright), so 1.75 in total; but the
-                                    shares sum to 1 and neighbours correlate.
-``lufs``                    0.5     playback level is not timbre: a remaster 3 dB
-                                    louder should stay near its original.
-``crest_db``                1.0     how compressed/limited the master is.
-``bass_mid_ratio``          0.5     derived from the same power totals as the bands.
-``tempo_bpm``               0.5     octave errors (x2, /2) are common in any tempo
-                                    estimator; half weight limits the damage.
-``rhythm_stability``        1.0     steady programmed beat vs. rubato.
-``transient_density``       1.0     busy percussive vs. sparse.
-``silence_ratio``           0.25    mostly measures gaps, fades and hidden tracks,
-                                    and its 5–95 spread is tiny in most libraries,
-                                    so small differences would be blown up.
-``spectral_centroid``       0.5     brightness, measured twice (with rolloff) and
-``spectral_rolloff``        0.5     both largely implied by the band shares.
-``spectral_flatness``       1.0     noisy vs. tonal: not implied by the bands.
-``harmonic_ratio``          1.0     sustained/harmonic vs. percussive content.
-``pitch_stability``         0.5     a full mix's predominant f0 can follow other voices: noisier.
-``chroma_energy``           1.0     tonal focus (one key centre vs. spread).
-``dynamic_range_variation`` 0.5     three views of how dynamics move over time:
-``loudness_variation_std``  1.0     the gated BS.1770 one is the most robust, the
-``peak_consistency``        0.5     two 1-second-window ones share the rest.
-``stereo_width``            0.5     nearly the same measurement twice: for equal
-``phase_correlation``       0.5     channel levels, width = (1 - correlation) / 2.
-==========================  ======  ==============================================
-
-These are a considered starting point, not a fit to listening tests. Override
+Default weights
+---------------
+One unit of weight per independent, reliable aspect of the sound; each weight
+is in the feature table (``base.fields.FIELDS``) and why it is what it is in
+``base.fields.WEIGHT_REASONS`` (docs/cli.md shows them as a table). Override
 any of them on the command line, e.g. ``--weights tempo_bpm=0`` (ignore
 tempo), ``--weights equal,lufs=0`` (equal weights but loudness ignored).
 
@@ -94,7 +59,7 @@ import numpy as np
 
 from base.fields import BANDS, FEATURES, FIELDS
 
-#: The default weight of each dimension (kept in the feature table, base.fields.FIELDS; why: above).
+#: The default weight of each dimension (the feature table, base.fields.FIELDS; why: WEIGHT_REASONS).
 DEFAULT_WEIGHTS: dict[str, float] = {f.name: f.weight for f in FIELDS}
 assert tuple(DEFAULT_WEIGHTS) == FEATURES
 

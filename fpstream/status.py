@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from base.durations import span
+
 #: Peers per bound channel, and what they are (see ``base/status.py``).
 ROLES: tuple[tuple[str, str], ...] = (
     ("chunks_in", "ingest"),
@@ -64,7 +66,7 @@ def render_status(
         latest = second or first
         security = ", CurveZMQ" if latest.get("curve") else ""
         lines.append(
-            f"stack at {latest.get('endpoint', endpoint)}: up {_duration(float(latest.get('uptime_s', 0)))} "
+            f"stack at {latest.get('endpoint', endpoint)}: up {span(float(latest.get('uptime_s', 0)))} "
             f"(broker pid {latest.get('pid')}{security})"
         )
         peers = latest.get("peers", {})
@@ -101,12 +103,3 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h}h {m:02d}m {sec:02d}s"
-    if m:
-        return f"{m}m {sec:02d}s"
-    return f"{seconds:.1f}s"

@@ -43,13 +43,15 @@ import numpy as np
 import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.derived import derived_source, is_derived
 from audio.paths import row_path
 from base import logs, protocol
-from base.config import database_path, env_float, env_int
+from base.config import database_path, env_float, env_int, settings_epilog
+from base.durations import span
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.paths import PathReader, SeenPaths
-from ingest.progress import Progress, format_duration
+from ingest.progress import Progress
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
@@ -74,6 +76,7 @@ class Settings:
     nul: bool
     force: bool
     retry_failed: bool
+    include_derived: bool  # feed files written by fpstream master (audio.derived) too
     chunk_s: float
     max_in_flight: int
     ack_timeout_s: float
@@ -92,6 +95,7 @@ class Settings:
             nul=args.null or env_flag("FPSTREAM_NUL"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
             retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
+            include_derived=args.include_derived or env_flag("FPSTREAM_INCLUDE_DERIVED"),
             chunk_s=chunk_seconds(),
             max_in_flight=env_int("FPSTREAM_MAX_IN_FLIGHT", 16),
             ack_timeout_s=env_float("FPSTREAM_ACK_TIMEOUT_S", 30.0),
@@ -246,7 +250,7 @@ class Ingest:
             if state is not None and state.ready:
                 self.stack_ready = True
             elif state is not None and now - started > self.settings.stack_wait_s:
-                self.abort(f"{state.describe(self.address)} (waited {format_duration(now - started)})")
+                self.abort(f"{state.describe(self.address)} (waited {span(now - started)})")
             return
         if state is None:
             return
@@ -351,7 +355,14 @@ class Ingest:
         if decision != ANALYSE:
             self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
             return None
-        return self.tracker.new(path, stored, size, mtime_ns)
+        derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
+        if derived and not self.settings.include_derived:
+            self.progress.skipped_derived += 1
+            return None
+        track = self.tracker.new(path, stored, size, mtime_ns)
+        if derived:
+            track.derived_from = derived_source(path) or ""
+        return track
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         if self.settings.force:
@@ -429,7 +440,9 @@ class Ingest:
         self.tracker.chunk_sent(out.track, h.index, h.seq, h.last, time.monotonic())
 
     def numbered(self, track: Track, header: ChunkHeader, pcm: np.ndarray) -> Outgoing:
-        header = replace(header, seq=self.tracker.chunk_seq())
+        header = replace(
+            header, seq=self.tracker.chunk_seq(), derived_from=track.derived_from if header.last else ""
+        )
         return Outgoing(track, header, protocol.encode_chunk(header, pcm))
 
     def resend_chunk(self) -> Outgoing | None:
@@ -502,7 +515,6 @@ class Ingest:
             )
 
 
-DOCS = "The 25 numbers: docs/fingerprint.md; settings: README.md, section Settings."
 
 
 def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
@@ -514,16 +526,7 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "unchanged (size, mtime) are skipped, and so are files that failed before and are unchanged "
         "(--retry-failed retries them). Before sending anything it checks that the broker, an analyzer "
         "and the sink are there, and says which is missing.",
-        epilog=f"Settings (environment): FPSTREAM_DB (the library, default {database_path()}), "
-        "FPSTREAM_BROKER, FPSTREAM_INPUT (read paths from this file or fifo instead of stdin), "
-        "FPSTREAM_NUL=1, FPSTREAM_FORCE=1, FPSTREAM_RETRY_FAILED=1, FPSTREAM_STACK_WAIT_S (5: seconds to "
-        "wait for a complete stack at start; 0: no check), FPSTREAM_CHUNK_S (10), "
-        "FPSTREAM_MAX_IN_FLIGHT (16), "
-        "FPSTREAM_ACK_TIMEOUT_S (30), FPSTREAM_ACK_TIMEOUT_PER_AUDIO_S (2: seconds of patience per second "
-        "of audio), FPSTREAM_RETRIES (3), FPSTREAM_REORDER_S (3), FPSTREAM_TAIL_S (10), "
-        "FPSTREAM_COMMIT_WAIT_S (10) (when a lost chunk is re-sent: see README), FPSTREAM_PROGRESS_S (2 on a "
-        "terminal, 10 otherwise), "
-        f"FPSTREAM_QUEUE_MB (64), FPSTREAM_CURVE_DIR, FPSTREAM_LOG_LEVEL. {DOCS}".replace("%", "%%"),
+        epilog=f"The library here: {database_path()}. ".replace("%", "%%") + settings_epilog("ingest"),
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
     parser.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
@@ -531,6 +534,11 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
     )
     parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
+    parser.add_argument(
+        "--include-derived",
+        action="store_true",
+        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
+    )
     return parser
 
 
@@ -587,4 +595,4 @@ def main(
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m ingest")

@@ -29,6 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from base.durations import span
+
 PROGRESS_RE = re.compile(
     r"(?P<finished>\d+)/(?P<total>\d+)(?P<reading>\+?) \((?P<pct>[\d.]+)%\) "
     r"done (?P<done>\d+) failed (?P<failed>\d+) skipped (?P<skipped>\d+) in flight (?P<in_flight>\d+) "
@@ -38,15 +40,6 @@ PROGRESS_RE = re.compile(
 WINDOW_S = 60.0  # rates are measured over this many seconds of the recent past
 SHOWN_FAILURES = 10  # failed paths named in the summary; the rest are counted
 LIST_FAILED = 'fpstream export --format jsonl | grep \'"status": "failed"\''
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s}s"
 
 
 @dataclass
@@ -67,6 +60,7 @@ class Progress:
     failed: int = 0  # failed in this run
     skipped_done: int = 0  # done before, unchanged
     skipped_failed: int = 0  # failed before, unchanged (not retried)
+    skipped_derived: int = 0  # written by fpstream master (audio.derived), not fed without --include-derived
     audio_s: float = 0.0  # audio seconds of the tracks done in this run
     warned: int = 0  # done in this run, with a warning (e.g. truncated)
     failures: list[Failure] = field(default_factory=list)  # new failures, first SHOWN_FAILURES
@@ -83,7 +77,7 @@ class Progress:
 
     @property
     def skipped(self) -> int:
-        return self.skipped_done + self.skipped_failed
+        return self.skipped_done + self.skipped_failed + self.skipped_derived
 
     @property
     def finished_count(self) -> int:
@@ -167,7 +161,7 @@ class Progress:
         if eta is None:
             eta_text = "?"
         else:
-            eta_text = ("≥" if reading else "") + format_duration(eta)
+            eta_text = ("≥" if reading else "") + span(eta)
         return (
             f"{finished}/{self.total}{'+' if reading else ''} ({pct:.1f}%) "
             f"done {self.done} failed {self.failed} skipped {self.skipped} in flight {in_flight} | "
@@ -205,7 +199,7 @@ class Progress:
         """The last progress line, then what happened, naming failed paths (at most SHOWN_FAILURES)."""
         self.show(line)
         self.end_line()
-        elapsed = format_duration(time.monotonic() - self.started)
+        elapsed = span(time.monotonic() - self.started)
         out = []
         if interrupted or stopped:
             out.append(
@@ -225,6 +219,11 @@ class Progress:
             f"  skipped  {self.skipped_failed:>6}   failed before, unchanged (not retried; --retry-failed, "
             "or FPSTREAM_RETRY_FAILED=1 for make run, retries them)"
         )
+        if self.skipped_derived:
+            out.append(
+                f"  skipped  {self.skipped_derived:>6}   files written by fpstream master "
+                "(--include-derived feeds them)"
+            )
         shown = 0
         for title, items, count in (
             ("failed now", self.failures, self.failed),

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from base.config import Endpoints, database_path
+from base import logs
+from base.config import Endpoints, database_path, settings_epilog
 from base.status import query_status
 
 if TYPE_CHECKING:
@@ -143,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Start broker, sink and N analyzers, feed them the paths on stdin (one per line, as they "
         "arrive), show one progress line and a summary, and exit once every path is committed: 0 when all "
         "are, 1 when the stack broke, 130 on Ctrl-C (committed rows are kept; run again to finish).",
-        epilog="All FPSTREAM_* settings are passed through (README.md, section Settings); the 25 numbers "
-        "are defined in docs/fingerprint.md.",
+        epilog="All FPSTREAM_* settings are passed through to the stack. " + settings_epilog("make run"),
     )
     parser.add_argument(
         "--analyzers", type=int, default=os.cpu_count() or 1, metavar="N", help="analyzer processes"
@@ -210,4 +210,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    logs.run_main(main, "make run")

@@ -22,10 +22,10 @@ from base import protocol
 from base.sockets import Sockets
 from base.status import ask_status
 
-#: How to start each part, as the README's "Keep a stack up" section does it.
+#: How to start each part, as docs/running.md, 'Keep a stack up', does it.
 HOW_TO_START = {
     "broker": "`.venv/bin/honcho start -c analyzer=2 broker sink analyzer` in the fpstream folder "
-    "(README.md, section 'Keep a stack up'), or use `make run`, which starts its own",
+    "(docs/running.md, 'Keep a stack up'), or use `make run`, which starts its own",
     "analyzer": "`.venv/bin/python -m analyzer` (one per core, on any host that reaches the broker; one "
     "that is starting connects once its kernels are compiled, which takes a minute or more the first time)",
     "sink": "`.venv/bin/python -m sink` (exactly one: it writes the library)",

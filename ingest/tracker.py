@@ -57,6 +57,7 @@ class Track:
     error: str | None = None  # set: the track is sent as a Failed with this error, not as audio
     duration_s: float = 0.0  # known once every chunk was sent
     warning: str = ""  # decoding's note on the track (its last chunk carried it), "" if none
+    derived_from: str = ""  # the source in the mark of a file fpstream master wrote (audio.derived)
     deadline: float | None = None  # None while the track is being sent (or waits to be)
     audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0

@@ -32,7 +32,7 @@ import zmq
 import zmq.asyncio
 
 from base import logs, protocol
-from base.config import database_path, env_float, env_int
+from base.config import database_path, env_float, env_int, settings_epilog
 from base.sockets import RESULT_HWM, Sockets
 from dsp.fingerprint import fingerprint_or_error
 from sink.assembler import Assembler, Complete, Decision, Reack
@@ -43,15 +43,14 @@ log = logging.getLogger("sink")
 RECEIVE_BATCH = 500  # messages handled before the loop checks whether a commit is due
 SHUTDOWN_GRACE_S = 1.0  # how long SIGTERM waits for fingerprints already being computed
 GIVE_UP_AFTER_S = 60.0  # a database that refuses writes this long stops the sink (and the stack)
-STATUS, ERROR = store.COLUMNS.index("status"), store.COLUMNS.index("error")  # in a stored row
 
 
-def compute_row(track: Complete) -> tuple[Any, ...]:
+def compute_row(track: Complete) -> store.Row:
     """The row for a complete track (runs in a worker thread). Never raises: failure is a row too."""
     merged = fingerprint_or_error(track.bodies, track.sample_rate, track.channels)
     row = store.track_row(track.ref, track.sample_rate, track.channels, merged)
-    if row[STATUS] == "failed":
-        log.warning("%s: %s", track.ref.path, row[ERROR])
+    if row.status == "failed":
+        log.warning("%s: %s", track.ref.path, row.error)
     return row
 
 
@@ -117,8 +116,8 @@ class Sink:
         row = await asyncio.get_running_loop().run_in_executor(self.executor, compute_row, track)
         self.add(row, track.ref)
 
-    def add(self, row: tuple[Any, ...], ref: protocol.TrackRef) -> None:
-        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=row[STATUS])
+    def add(self, row: store.Row, ref: protocol.TrackRef) -> None:
+        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=row.status)
         self.pending.append((row, ack))
         if self.commit_at is None:
             self.commit_at = time.monotonic() + self.batch_s
@@ -224,15 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m sink",
         description="The fpstream sink: merges partial fingerprints per track, writes one row per path "
         "into SQLite in batches, and acknowledges committed tracks to ingest.",
-        epilog="Settings (environment): FPSTREAM_DB ($XDG_DATA_HOME/fpstream/fingerprints.db), "
-        "FPSTREAM_BROKER, "
-        "FPSTREAM_BATCH_ROWS (200), FPSTREAM_BATCH_MS (250), FPSTREAM_STALE_S (900: drop a half-assembled "
-        "track after this long without news), FPSTREAM_SINK_THREADS (2), FPSTREAM_CURVE_DIR, "
-        "FPSTREAM_CURVE_CLIENT, FPSTREAM_LOG_LEVEL (INFO). See README.md.",
+        epilog=settings_epilog("sink"),
     ).parse_args(argv)
     logs.setup("sink")
     return asyncio.run(serve())
 
 
 if __name__ == "__main__":
-    logs.exit_now(main())
+    logs.run_main(main, "python -m sink")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +41,20 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     1: (_TRACKS_V1, "CREATE INDEX tracks_status ON tracks (status)"),
     # v2: decoding's warning on a done row (a truncated file, skipped undecodable packets)
     2: ("ALTER TABLE tracks ADD COLUMN warning TEXT",),
+    # v3: a counter every change of ``tracks`` increases (triggers), so a reader can tell in one
+    # query whether what it cached of the library (store.cache) is still the library
+    3: (
+        "CREATE TABLE library_state (generation INTEGER NOT NULL)",
+        "INSERT INTO library_state (generation) VALUES (0)",
+        *(
+            f"CREATE TRIGGER tracks_{event.lower()} AFTER {event} ON tracks "
+            "BEGIN UPDATE library_state SET generation = generation + 1; END"
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+    ),
+    # v6 (4 and 5 belong to other branches: CONTRACTS.md): the source of a file fpstream master
+    # wrote, when it is fed on purpose (ingest --include-derived; audio.derived)
+    6: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -81,7 +96,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {target}")
             await db.commit()
@@ -104,7 +119,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target]:
+            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.commit()
@@ -113,9 +128,9 @@ def create_schema(conn: sqlite3.Connection) -> None:
             raise
 
 
-async def upsert(db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+async def upsert(db: aiosqlite.Connection, rows: Sequence[Row]) -> None:
     """Write rows (as made by done_row/failed_row) in one transaction."""
-    await db.executemany(UPSERT, rows)
+    await db.executemany(UPSERT, [row.as_tuple() for row in rows])
     await db.commit()
 
 
@@ -127,6 +142,44 @@ def _known(n: int) -> int | None:
     return n if n >= 0 else None  # ingest sends -1 for a size/mtime it could not read
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of ``tracks`` as the sink (and ``fpstream analyze``, and ``master``) writes it.
+
+    ``values`` holds the 25 values of a ``done`` row (None for a ``failed`` one); every later
+    column (:data:`base.fields.ADDED_COLUMNS`) is a field of its own. :meth:`as_tuple` is the
+    row in :data:`COLUMNS` order, as the upsert takes it; :meth:`as_dict` the same by name.
+    """
+
+    path: str
+    status: str  # 'done' or 'failed'
+    error: str | None
+    size: int | None
+    mtime_ns: int | None
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None
+    analyzed_at: str
+    fingerprint_version: int
+    values: dict[str, float] | None = None
+    warning: str | None = None
+    derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        head = tuple(getattr(self, name) for name in TRACK_COLUMNS)
+        values = self.values or {}
+        return head + tuple(values.get(name) for name in FEATURES) + tuple(
+            getattr(self, name) for name in ADDED_COLUMNS
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(zip(COLUMNS, self.as_tuple(), strict=True))
+
+
+# Every column has its field: a column added to the schema without one would be written as NULL.
+assert all(name in Row.__dataclass_fields__ for name in TRACK_COLUMNS + ADDED_COLUMNS)
+
+
 def done_row(
     ref: TrackRef,
     duration_s: float,
@@ -134,7 +187,8 @@ def done_row(
     channels: int,
     values: dict[str, float],
     warning: str | None = None,
-) -> tuple[Any, ...]:
+    derived_from: str | None = None,
+) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
@@ -142,39 +196,40 @@ def done_row(
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
-    floats = [float(values[name]) for name in FEATURES]
-    bad = [name for name, v in zip(FEATURES, floats, strict=True) if not math.isfinite(v)]
+    floats = {name: float(values[name]) for name in FEATURES}
+    bad = [name for name, v in floats.items() if not math.isfinite(v)]
     if bad or not math.isfinite(duration_s):
         raise ValueError(f"fingerprint has non-finite values: {', '.join(bad) or 'duration_s'}")
-    head = (
-        ref.path,
-        "done",
-        None,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        float(duration_s),
-        sample_rate,
-        channels,
-        now_utc(),
-        FINGERPRINT_VERSION,
+    return Row(
+        path=ref.path,
+        status="done",
+        error=None,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=float(duration_s),
+        sample_rate=sample_rate,
+        channels=channels,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
+        values=floats,
+        warning=warning or None,
+        derived_from=derived_from or None,
     )
-    return head + tuple(floats) + (warning or None,)
 
 
-def failed_row(ref: TrackRef, error: str) -> tuple[Any, ...]:
-    head = (
-        ref.path,
-        "failed",
-        error,
-        _known(ref.size),
-        _known(ref.mtime_ns),
-        None,
-        None,
-        None,
-        now_utc(),
-        FINGERPRINT_VERSION,
+def failed_row(ref: TrackRef, error: str) -> Row:
+    return Row(
+        path=ref.path,
+        status="failed",
+        error=error,
+        size=_known(ref.size),
+        mtime_ns=_known(ref.mtime_ns),
+        duration_s=None,
+        sample_rate=None,
+        channels=None,
+        analyzed_at=now_utc(),
+        fingerprint_version=FINGERPRINT_VERSION,
     )
-    return head + (None,) * len(FEATURES) + (None,)
 
 
 class Fingerprinted(Protocol):
@@ -183,21 +238,24 @@ class Fingerprinted(Protocol):
     duration_s: float
     values: dict[str, float]
     warning: str | None
+    derived_from: str | None
 
 
-def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> tuple[Any, ...]:
+def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> Row:
     """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
     ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
     was missing or not finite. Never raises."""
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(ref, result.duration_s, sample_rate, channels, result.values, result.warning)
+        return done_row(
+            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
+        )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
 
 
-def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
+def store_row(db_path: Path, row: Row) -> None:
     """Upsert one row from outside the sink (``fpstream master`` stores the fingerprint it
     computed), creating and migrating the database if needed. Raises ``sqlite3.Error``/``OSError``.
 
@@ -207,7 +265,7 @@ def store_row(db_path: Path, row: tuple[Any, ...]) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         create_schema(conn)
         with conn:
-            conn.execute(UPSERT, row)
+            conn.execute(UPSERT, row.as_tuple())
     finally:
         conn.close()
 

@@ -27,12 +27,13 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from store.readonly import TABLE, has_tracks, open_readonly
+from store.readonly import TABLE, has_tracks, is_current, open_readonly
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LibraryError(Exception):
@@ -103,6 +104,41 @@ def row_tuples(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor.execute(_ALL_ROWS)
 
 
+def stored_paths(conn: sqlite3.Connection, under: str | None = None) -> Iterator[str]:
+    """Every stored path, sorted; only those below the folder ``under`` (a stored path) if given."""
+    if under is None:
+        rows = conn.execute(f"SELECT path FROM {TABLE} ORDER BY path")
+    else:
+        prefix = under.rstrip("/") + "/"
+        rows = conn.execute(
+            f"SELECT path FROM {TABLE} WHERE substr(path, 1, ?) = ? ORDER BY path", (len(prefix), prefix)
+        )
+    for (path,) in rows:
+        yield path
+
+
+def other_versions(conn: sqlite3.Connection) -> int:
+    """How many ``done`` rows carry another fingerprint version than this program's."""
+    (n,) = conn.execute(
+        f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'done' AND fingerprint_version IS NOT ?",
+        (FINGERPRINT_VERSION,),
+    ).fetchone()
+    return int(n)
+
+
+def current_values(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int) -> dict[str, float] | None:
+    """The 25 stored values of ``key`` if its row is ``done`` and still describes the file (same
+    size and mtime, this fingerprint version: :func:`store.readonly.is_current`), else None."""
+    row = conn.execute(
+        f"SELECT size, mtime_ns, fingerprint_version, {', '.join(FEATURES)} FROM {TABLE} "
+        "WHERE path = ? AND status = 'done'",
+        (key,),
+    ).fetchone()
+    if row is None or not is_current(*row[:3], size, mtime_ns) or None in row[3:]:
+        return None
+    return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
+
+
 def not_current_version(path: str) -> str:
     """The message for a track whose stored fingerprint is not of this program's version."""
     return (
@@ -142,9 +178,7 @@ class Features:
         raise LibraryError(not_current_version(path))
 
 
-def load_features(
-    conn: sqlite3.Connection | str | os.PathLike[str], batch: int = 20_000
-) -> Features:
+def load_features(conn: sqlite3.Connection | str | os.PathLike[str], batch: int = 20_000) -> Features:
     """Load the ``done`` rows of the current fingerprint version into a matrix.
 
     ``conn``: an open connection (:func:`connect`), or the database file's path
@@ -154,13 +188,22 @@ def load_features(
     8 bytes x 25 per track) and sorts by path in Python, which is faster than
     ``ORDER BY`` over the primary-key index: about 0.4 s per 100 000 rows.
     A ``done`` row with an empty (NULL) value cannot be compared and raises
-    :class:`LibraryError` (the sink never writes one).
+    :class:`LibraryError` (the sink never writes one). What was read is cached beside the
+    library (:mod:`store.cache`) until the library changes.
     """
     if not isinstance(conn, sqlite3.Connection):
         if not isinstance(conn, str | os.PathLike):
             raise TypeError(f"load_features needs a database path or connection, not {type(conn).__name__}")
         with closing(connect(conn)) as opened:
             return load_features(opened, batch)
+    from store.cache import cached_features
+
+    return cached_features(conn, lambda c: _read_features(c, batch))
+
+
+def _read_features(conn: sqlite3.Connection, batch: int) -> Features:
+    import numpy as np  # here, not at the top: the command line imports this module to parse
+
     cols = ", ".join(FEATURES)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here
@@ -185,3 +228,44 @@ def load_features(
         (FINGERPRINT_VERSION,),
     ).fetchone()
     return Features(paths=paths, matrix=matrix, stale=int(stale))
+
+
+#: The tag columns branch ``lib`` adds to ``tracks`` (CONTRACTS.md). A library written
+#: before them has none: readers get ``None`` for each, as for an untagged file.
+TAG_COLUMNS: tuple[str, ...] = (
+    "title",
+    "artist",
+    "album_artist",
+    "album",
+    "track_number",
+    "disc_number",
+    "date",
+    "genre",
+    "musicbrainz_recording_id",
+    "musicbrainz_release_id",
+)
+
+#: What playlist steering needs per analysed track (``fpstream.steering``), after the path.
+LISTING_COLUMNS: tuple[str, ...] = ("duration_s", *TAG_COLUMNS)
+
+
+def table_columns(conn: sqlite3.Connection) -> set[str]:
+    """The names of the ``tracks`` table's columns (they differ between schema versions)."""
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+
+
+def load_listing(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
+    """``{path: (duration_s, *TAG_COLUMNS)}`` for every analysed row of the current version.
+
+    A tag column the table does not have yet reads ``None``. About 0.3 s per
+    100 000 rows (one streamed SELECT of plain tuples).
+    """
+    present = table_columns(conn)
+    exprs = ", ".join(c if c in present else "NULL" for c in LISTING_COLUMNS)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(
+        f"SELECT path, {exprs} FROM {TABLE} WHERE status = 'done' AND fingerprint_version = ?",
+        (FINGERPRINT_VERSION,),
+    )
+    return {r[0]: r[1:] for r in cursor}

@@ -9,6 +9,16 @@ import pytest
 from tests.stack_harness import Stack
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The query commands cache the library's vectors in $XDG_CACHE_HOME (store.cache): tests keep
+    theirs in a folder of the run, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A running stack (broker, sink, two analyzers) shared by one module's tests.

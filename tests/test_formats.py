@@ -28,7 +28,7 @@ from scipy.signal import butter, sosfiltfilt
 from audio.readers import open_reader
 from base.fields import BANDS, FEATURES
 from fpstream.cli import main
-from store.db import COLUMNS, MIGRATIONS, create_schema
+from store.db import COLUMNS, MIGRATIONS, SCHEMA_VERSION, create_schema
 from tests.stack_harness import Stack
 from tests.synth import drums
 
@@ -50,14 +50,14 @@ FORMATS: dict[str, tuple[str | None, str, int | None, str]] = {
 }
 LOSSLESS = ("wav", "aiff", "alac", "wavpack")
 # Lossy formats held to the value tolerances below. Not WMA: FFmpeg's wmav2 encoder (the one a test can run)
-# smears transients (pre-echo), which moves transient_density by 40 % on this signal; the README
+# smears transients (pre-echo), which moves transient_density by 40 % on this signal; docs/formats.md
 # reports what WMA from it does to each value.
 CLOSE_TO_FLAC = ("mp3", "aac", "opus", "vorbis")
 # WMA's decoder drops its first 1024-sample block (an MDCT overlap the ASF container does not
-# declare as delay), so WMA alone may come out short by up to 2048 samples (README, "Formats").
+# declare as delay), so WMA alone may come out short by up to 2048 samples (docs/formats.md).
 WMA_SHORT_MAX = 2048
 
-# Lossy vs FLAC, the bounds and ours for the rest (justified in README, "Formats"):
+# Lossy vs FLAC, the bounds and ours for the rest (justified in docs/formats.md):
 # relative for values that scale (Hz, BPM, onsets/s), absolute for the others.
 RELATIVE = {"spectral_centroid": 0.03, "spectral_rolloff": 0.03, "tempo_bpm": 0.02, "transient_density": 0.10}
 ABSOLUTE = {
@@ -420,5 +420,5 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None)
     ]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

@@ -56,16 +56,17 @@ def test_library_tracks_get_similar_are_plain_data(library_db, capsys) -> None:
     t = lib.get("/music/track0010.flac")
     assert t.format == "FLAC" and set(t.features) == set(FEATURES)
     assert json.loads(json.dumps(t.to_dict()))["path"] == t.path
-    near = lib.similar("/music/track0010.flac", k=5)
-    assert near[0].path == "/music/zz copy of track0010.ogg" and near[0].distance == 0.0
+    near = lib.similar("/music/track0010.flac", 5)
+    assert all(isinstance(t, Track) for t, _ in near)
+    assert near[0][0].path == "/music/zz copy of track0010.ogg" and near[0][1] == 0.0
     # The CLI is a layer over the same computation.
     assert (
         main(["similar", "/music/track0010.flac", "-k", "5", "--format", "json", "--db", str(library_db)])
         == 0
     )
     cli = json.loads(capsys.readouterr().out)
-    assert [(r["rank"], r["path"]) for r in cli] == [(n.rank, n.path) for n in near]
-    assert [r["distance"] for r in cli] == pytest.approx([n.distance for n in near], abs=1e-12)
+    assert [(r["rank"], r["path"]) for r in cli] == [(rank, t.path) for rank, (t, _) in enumerate(near, 1)]
+    assert [r["distance"] for r in cli] == pytest.approx([d for _, d in near], abs=1e-12)
     with pytest.raises(LibraryError, match="failed analysis"):
         lib.similar("/music/broken.flac")
     with pytest.raises(LibraryError, match="not in the library"):

@@ -89,7 +89,7 @@ class Hosts:
 
 
 def keygen(key_dir: Path, client: str | None = None) -> None:
-    """The README's commands: `python -m broker keygen DIR [--client NAME]`."""
+    """The commands of docs/machines.md: `python -m broker keygen DIR [--client NAME]`."""
     extra = ["--client", client] if client else []
     subprocess.run(
         [sys.executable, "-m", "broker", "keygen", str(key_dir), *extra],

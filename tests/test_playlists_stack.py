@@ -64,7 +64,9 @@ def test_playlist_from_a_seed_is_smooth_without_repeats_or_copies(built, tmp_pat
     median_10nn = float(np.median(np.sort(d, axis=1)[:, :10]))
     m3u = tmp_path / "seed.m3u"
     done = run_cli(
-        "playlist", str(tracks[0]), "-n", "12", "--m3u", str(m3u), "--format", "json", "--db", str(db)
+        # --min-duration 0: the generated tracks last 6 s, under the default's 30 s
+        *("playlist", str(tracks[0]), "-n", "12", "--min-duration", "0", "--m3u", str(m3u)),
+        *("--format", "json", "--db", str(db)),
     )
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout)
@@ -92,7 +94,9 @@ def test_playlist_from_a_seed_is_smooth_without_repeats_or_copies(built, tmp_pat
 def test_playlist_to_a_target_gets_closer_at_every_step_and_ends_there(built) -> None:
     db, tracks, _ = built
     a, b = str(tracks[0]), str(tracks[-1])  # beat-0 to drone-6: two styles far apart
-    done = run_cli("playlist", a, "--to", b, "-n", "8", "--format", "jsonl", "--db", str(db))
+    done = run_cli(
+        "playlist", a, "--to", b, "-n", "8", "--min-duration", "0", "--format", "jsonl", "--db", str(db)
+    )
     assert done.returncode == 0, done.stderr
     entries = [json.loads(line) for line in done.stdout.splitlines()]
     paths = [e["path"] for e in entries]

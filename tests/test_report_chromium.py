@@ -3,6 +3,7 @@ scripts run, and the DOM they leave is checked."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -11,11 +12,12 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 
-from base.fields import FAMILIES, FEATURES
+from base.fields import FAMILIES, FEATURES, FIELD
 from fpstream.api import Library
-from tests.cli_support import create_db, failed_row, random_library, run_cli
+from tests.cli_support import create_db, done_row, failed_row, random_library, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -86,9 +88,9 @@ def test_report_renders_summary_distributions_map_and_track_panel(report) -> Non
     assert 'data-track="/music/track0005.flac"' in dom
     assert len(re.findall(r'<tr data-name="', dom)) == 25
     shown = re.findall(r'<li class="neighbour"><span class="d">([0-9.]+)</span>([^<]+)</li>', dom)
-    expected = Library(db).similar("/music/track0005.flac", k=10)
-    assert [p for _, p in shown] == [n.path for n in expected]
-    assert [float(d) for d, _ in shown] == pytest.approx([n.distance for n in expected], abs=6e-4)
+    expected = Library(db).similar("/music/track0005.flac", 10)
+    assert [p for _, p in shown] == [t.path for t, _ in expected]
+    assert [float(d) for d, _ in shown] == pytest.approx([d for _, d in expected], abs=6e-4)
     assert shown[0][1] == "/music/copy of track0005.ogg" and float(shown[0][0]) == 0.0
 
 
@@ -113,3 +115,43 @@ def test_report_of_an_empty_library_and_bad_arguments(tmp_path) -> None:
     bad = run_cli("report", "--db", str(db), "--track", "/music/nope.flac", "-o", str(page))
     assert bad.returncode == 1 and "is not in the library" in bad.stderr
     assert json.loads(json.dumps(Library(db).tracks()[0].to_dict()))["status"] == "failed"
+
+
+def middle_share(mass: list[int], share: float = 0.90) -> float:
+    """The fraction of the canvas (0-1) that holds the middle ``share`` of the drawn point pixels."""
+    cumulative = np.cumsum(mass) / np.sum(mass)
+    lo = int(np.searchsorted(cumulative, (1 - share) / 2))
+    hi = int(np.searchsorted(cumulative, 1 - (1 - share) / 2))
+    return (hi - lo + 1) / len(mass)
+
+
+def test_the_map_survives_a_silent_track(tmp_path) -> None:
+    """One silent track (-70 LUFS, silence everywhere) used to take a whole principal component and
+    squash the other 300 into one vertical line; now it is an outlier at the edge, listed."""
+    rows = random_library(300)
+    rows.append(done_row("/music/silent.wav", [FIELD[name].silence for name in FEATURES], duration_s=10.0))
+    db = create_db(tmp_path / "lib.db", rows)
+    page = tmp_path / "library.html"
+    done = run_cli("report", "--db", str(db), "--output", str(page))
+    assert done.returncode == 0, done.stderr
+    dom, console = dump_dom(page.as_uri() + "?probe=1")
+    assert console == [] and 'data-ready="1"' in dom
+    canvas = re.search(r'<canvas id="map"[^>]*>', dom).group(0)
+    cols = [int(v) for v in re.search(r'data-colmass="([0-9,]+)"', canvas).group(1).split(",")]
+    rows_mass = [int(v) for v in re.search(r'data-rowmass="([0-9,]+)"', canvas).group(1).split(",")]
+    assert sum(cols) > 300 * 4  # the 300 ordinary tracks were drawn (at least 2x2 px each)
+    wide, tall = middle_share(cols), middle_share(rows_mass)
+    assert wide >= 0.5 and tall >= 0.5, (wide, tall)
+    # The silent track is listed as an outlier, with the value that put it there.
+    listed = re.findall(r'<li class="outlier" data-path="([^"]+)">(.*?)</li>', dom, re.S)
+    # first: the farthest; a few tracks of the synthetic library's long tails (gamma, beta) qualify too
+    assert listed[0][0] == "/music/silent.wav" and len(listed) <= 6, listed
+    assert "lufs -70.00 LUFS (library p5–p95: " in html.unescape(listed[0][1]), listed[0][1]
+    # Its position is on the edge of the map (clamped), the others inside.
+    from fpstream.report import report_data
+
+    data = report_data(Library(db))
+    xy = np.frombuffer(base64.b64decode(data["xy"]), dtype="<u2").reshape(-1, 2)
+    silent = Library(db).features.index_of("/music/silent.wav")
+    assert {0, 65535} & set(xy[silent].tolist())
+    assert data["outlier_count"] == len(listed) and data["outliers"][0]["row"] == silent

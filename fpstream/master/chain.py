@@ -17,13 +17,12 @@ the BS.1770-4 Annex 2 meter (:mod:`fpstream.master.truepeak`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import soundfile as sf
 
+from audio.readers import DecodeError, open_reader
 from fpstream.master.compressor import Compressor
 from fpstream.master.eq import ToneEq
 from fpstream.master.limiter import TruePeakLimiter
@@ -87,23 +86,30 @@ class Rendered:
 
 
 def read_blocks(path: str, frames: int = BLOCK_FRAMES) -> Iterator[tuple[int, int, np.ndarray]]:
-    """``(sample_rate, channels, block)`` for consecutive ``(n, ch)`` float64 blocks of ``path``."""
+    """``(sample_rate, channels, block)`` for consecutive ``(n, ch)`` float64 blocks of ``path``.
+
+    Read through ingest's readers (``audio.readers.open_reader``: libsndfile or
+    FFmpeg, chosen by the file's signature), so every format the library
+    fingerprints (M4A/AAC, WMA, Opus, MP3... ) can be mastered, decoded the same way.
+    """
     try:
-        f = sf.SoundFile(os.fsencode(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise MasterError(f"not a readable audio file: {exc}") from None
-    except OSError as exc:
-        raise MasterError(f"cannot open: {exc.strerror or exc}") from None
-    with f:
-        sr, ch = int(f.samplerate), int(f.channels)
+        reader = open_reader(path)
+    except DecodeError as exc:
+        raise MasterError(str(exc)) from None
+    try:
+        sr, ch = int(reader.samplerate), int(reader.channels)
         while True:
             try:
-                block = f.read(frames, dtype="float64", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise MasterError(f"decode error: {exc}") from None
+                block = reader.read(frames)
+            except DecodeError as exc:
+                raise MasterError(str(exc)) from None
             if len(block) == 0:
                 return
-            yield sr, ch, block
+            yield sr, ch, block.astype(np.float64)
+            if len(block) < frames:
+                return
+    finally:
+        reader.close()
 
 
 def measure(path: str, processing: Processing) -> Measured:

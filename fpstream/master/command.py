@@ -8,10 +8,14 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from base.config import default_database_path
 from fpstream.cli_args import UserError, database, db_option, formatter
-from fpstream.master.plan import TARGETS, Outcome, Request, master_file
-from fpstream.master.rules import PRESETS
+from fpstream.master.targets import PRESETS, TARGETS
+
+if TYPE_CHECKING:
+    from fpstream.master.plan import Outcome
 
 OUTPUT_SUFFIX = ".mastered"
 
@@ -38,8 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Master each FILE: tonal EQ (at most ±3 dB) toward its preset's balance or a reference's,\n"
             "gentle compression, gain to the loudness target, a lookahead true-peak limiter, and a\n"
-            "final true-peak check. Writes FILE's name + '.mastered.wav' beside it (or in --out-dir),\n"
-            "atomically; an input is never overwritten.\n\n"
+            "final true-peak check. Writes FILE's name + '.mastered.wav' into --out-dir (default\n"
+            "$XDG_DATA_HOME/fpstream/mastered/, outside the music folders), atomically; an input is\n"
+            "never overwritten, an earlier output only with --force. Each output is marked (its\n"
+            "software/comment tag: 'fpstream master VERSION from SOURCE'), so that `fpstream feed`\n"
+            "skips it (--include-derived feeds it). Reads every format the library fingerprints\n"
+            "(FLAC, WAV, AIFF, MP3, M4A/AAC/ALAC, Opus, Ogg Vorbis, WMA...). docs/mastering.md.\n\n"
             + textwrap.fill(
                 "The fingerprint decides the preset and intensity (printed with the reasons); it is read "
                 "from the library when current, otherwise computed here and stored. Status per file: "
@@ -63,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "The 25 numbers it decides from are defined in docs/fingerprint.md."
         ),
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything libsndfile reads)")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="audio files (any format the library fingerprints)"
+    )
     p.add_argument(
         "--target",
         choices=tuple(TARGETS),
@@ -135,19 +145,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="write outputs here (created if missing) instead of beside each input",
+        help="write outputs here (created if missing; default $XDG_DATA_HOME/fpstream/mastered)",
     )
     p.add_argument("--dry-run", action="store_true", help="decide and measure, write nothing")
-    p.add_argument("--force", action="store_true", help="master files already at the target too")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="master files already at the target too, replacing earlier outputs",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     db_option(p)
     p.set_defaults(run=run)
 
 
+def default_out_dir() -> Path:
+    """``$XDG_DATA_HOME/fpstream/mastered`` (beside the library's default file, never in a music folder)."""
+    return default_database_path().parent / "mastered"
+
+
 def output_path(path: str, out_dir: Path | None, fmt: str) -> Path:
-    """``song.flac`` → ``song.mastered.wav`` beside it, or in ``out_dir``."""
+    """``song.flac`` → ``song.mastered.wav`` in ``out_dir`` (default :func:`default_out_dir`)."""
     src = Path(path)
-    return (out_dir if out_dir is not None else src.parent) / f"{src.stem}{OUTPUT_SUFFIX}.{fmt}"
+    return (out_dir if out_dir is not None else default_out_dir()) / f"{src.stem}{OUTPUT_SUFFIX}.{fmt}"
 
 
 def _same_file(a: Path, b: str) -> bool:
@@ -159,6 +178,7 @@ def _same_file(a: Path, b: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.master.fingerprint import FingerprintError, fingerprint_of
+    from fpstream.master.plan import Outcome, Request, master_file
 
     db_path = database(args)
     lufs, ceiling = TARGETS[args.target or "streaming"]
@@ -192,6 +212,11 @@ def run(args: argparse.Namespace) -> int:
             outcome = Outcome(input=path, error=f"the output {out} would overwrite an input")
         elif str(out.absolute()) in claimed:
             outcome = Outcome(input=path, error=f"the output {out} is also an earlier file's output")
+        elif out.exists() and not args.force and not args.dry_run:
+            outcome = Outcome(
+                input=path,
+                error=f"{out} exists (from an earlier run): --force replaces it, or choose --out-dir",
+            )
         else:
             claimed.add(str(out.absolute()))
             outcome = master_file(path, out, db_path, request)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from audio.decode import DecodeError, file_identity
 from audio.paths import stored_path
-from base.fields import FEATURES
-from fpstream.analyze_file import ROW_COLUMNS, analyze_file
-from store.db import COLUMNS, store_row
-from store.readonly import has_tracks, is_current, open_readonly
+from fpstream.analyze_file import analyze_row
+from store.db import Row, store_row
+from store.library import current_values
+from store.readonly import has_tracks, open_readonly
 
 
 class FingerprintError(Exception):
@@ -40,24 +40,17 @@ def _from_library(db_path: Path, key: str, size: int, mtime_ns: int) -> dict[str
         try:
             if not has_tracks(conn):
                 return None
-            row = conn.execute(
-                f"SELECT size, mtime_ns, fingerprint_version, {', '.join(FEATURES)} FROM tracks "
-                "WHERE path = ? AND status = 'done'",
-                (key,),
-            ).fetchone()
+            return current_values(conn, key, size, mtime_ns)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise FingerprintError(f"cannot read the library {db_path}: {exc}") from None
-    if row is None or not is_current(*row[:3], size, mtime_ns) or None in row[3:]:
-        return None
-    return dict(zip(FEATURES, (float(v) for v in row[3:]), strict=True))
 
 
-def _store(db_path: Path, row: dict) -> str | None:
+def _store(db_path: Path, row: Row) -> str | None:
     """Upsert ``row``; returns why it could not be stored, or None."""
     try:
-        store_row(db_path, tuple(row[c] for c in COLUMNS))
+        store_row(db_path, row)
     except (sqlite3.Error, OSError) as exc:
         return f"fingerprint not stored in {db_path}: {exc}"
     return None
@@ -72,8 +65,7 @@ def fingerprint_of(path: str, db_path: Path) -> Fingerprint:
     values = _from_library(db_path, stored_path(path), size, mtime_ns)
     if values is not None:
         return Fingerprint(values, "library")
-    row = analyze_file(path)
-    assert tuple(row) == ROW_COLUMNS
-    if row["status"] != "done":
-        raise FingerprintError(row["error"])
-    return Fingerprint({name: float(row[name]) for name in FEATURES}, "analyzed", _store(db_path, row))
+    row = analyze_row(path)
+    if row.status != "done" or row.values is None:
+        raise FingerprintError(row.error or "no fingerprint")
+    return Fingerprint(dict(row.values), "analyzed", _store(db_path, row))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from audio.derived import mark_text
+from audio.readers import DecodeError, open_reader
 from base.fields import BANDS
+from fpstream import __version__
 from fpstream.master import rules
 from fpstream.master.chain import (
     LIMITER_MARGIN_DB,
@@ -29,14 +33,10 @@ from fpstream.master.chain import (
 )
 from fpstream.master.eq import band_gains_db, solve_sections
 from fpstream.master.fingerprint import Fingerprint, FingerprintError, fingerprint_of
+from fpstream.master.targets import TARGETS  # noqa: F401  (re-exported: plan.TARGETS)
 from fpstream.master.writer import AtomicPcmWriter
 
 #: Named targets: integrated loudness (LUFS) and true-peak ceiling (dBTP).
-TARGETS: dict[str, tuple[float, float]] = {
-    "streaming": (-14.0, -1.0),
-    "apple": (-16.0, -1.0),
-    "broadcast": (-23.0, -1.0),  # EBU R128
-}
 #: The compressor starts this far above the track's integrated loudness (its loud passages only).
 THRESHOLD_ABOVE_LOUDNESS_DB = 2.0
 
@@ -61,7 +61,7 @@ class Request:
 
 @dataclass
 class Outcome:
-    """One file's line of ``--json`` (see the README's mastering section)."""
+    """One file's line of ``--json`` (see docs/mastering.md)."""
 
     input: str
     output: str | None = None
@@ -151,9 +151,13 @@ def decide(fp: dict[str, float], request: Request, sample_rate: int) -> Decision
 
 def _sample_rate(path: str) -> int:
     try:
-        return int(sf.info(path).samplerate)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise MasterError(f"not a readable audio file: {exc}") from None
+        reader = open_reader(path)
+    except DecodeError as exc:
+        raise MasterError(str(exc)) from None
+    try:
+        return int(reader.samplerate)
+    finally:
+        reader.close()
 
 
 def master_file(path: str, out: Path, db_path: Path, request: Request) -> Outcome:
@@ -208,7 +212,9 @@ def _master(path: str, out: Path, db_path: Path, request: Request, outcome: Outc
         outcome.status = f"{outcome.status} (planned)"
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = AtomicPcmWriter(out, m.sample_rate, m.channels, request.fmt, request.bits)
+    # The mark (audio.derived) makes a later feed skip the output, and names its source.
+    marks = (mark_text(__version__), mark_text(__version__, os.path.abspath(path)))
+    writer = AtomicPcmWriter(out, m.sample_rate, m.channels, request.fmt, request.bits, marks)
     try:
         _render_until_right(path, writer, d, m, request, outcome, gain, capped, limiter_ceiling)
         outcome.output = str(writer.commit())

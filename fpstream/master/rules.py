@@ -20,8 +20,6 @@ import numpy as np
 
 from base.fields import BANDS
 
-PRESETS = ("punchy", "warm", "gentle", "none")
-
 # Thresholds of the preset rules (fingerprint units).
 DYNAMIC_CREST_DB = 18.0  # crest factor of orchestral/acoustic recordings; pop masters sit at 8–12 dB
 DENSE_TEMPO_BPM = 120.0

@@ -27,9 +27,18 @@ class AtomicPcmWriter:
     """Write ``(n, ch)`` float blocks in [-1, 1) to ``final`` as integer PCM, atomically."""
 
     def __init__(
-        self, final: Path, sample_rate: int, channels: int, fmt: str = "wav", bits: int = 24
+        self,
+        final: Path,
+        sample_rate: int,
+        channels: int,
+        fmt: str = "wav",
+        bits: int = 24,
+        marks: tuple[str, str] | None = None,
     ) -> None:
+        """``marks``: the ``software`` and ``comment`` strings (``audio.derived``), written before
+        the first sample so that they sit at the start of the file."""
         self.final = final
+        self.marks = marks
         self.bits = bits
         self.scale = float(2 ** (bits - 1))
         self.spec = {
@@ -50,6 +59,8 @@ class AtomicPcmWriter:
         self.rng = np.random.default_rng(DITHER_SEED)
         try:
             self.file = sf.SoundFile(str(self.tmp), "w", **self.spec)
+            if self.marks is not None:
+                self.file.software, self.file.comment = self.marks
         except BaseException:
             self.tmp.unlink(missing_ok=True)
             raise

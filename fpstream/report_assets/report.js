@@ -156,7 +156,9 @@
   mapSection.append(el("p", { class: "sub", text:
     `Each point is a track: the first two principal components of the robust-scaled, weighted fingerprints ` +
     `(${(100 * (D.pca_shares[0] + D.pca_shares[1])).toFixed(0)} % of the variance), the space in which ` +
-    `fpstream similar measures distance. Near points sound alike. Hover for details, click for the track's panel.` }));
+    `fpstream similar measures distance, fitted on values clipped near the library's range so that no single ` +
+    `track takes an axis. Near points sound alike. Hover for details, click for the track's panel.` +
+    (D.outlier_count ? ` Triangles at the edge: ${D.outlier_count} outliers, listed below the map.` : "") }));
   const select = el("select", { id: "colour-by" });
   for (const f of F) select.append(el("option", { value: f.name, text: `${f.name} (${f.unit})` }));
   select.value = "tempo_bpm";
@@ -178,6 +180,9 @@
     px[i] = PAD + (xy[2 * i] / RMAX) * (W - 2 * PAD);
     py[i] = H - PAD - (xy[2 * i + 1] / RMAX) * (H - 2 * PAD);
   }
+  // Outliers (fpstream/report.py, robust_map): clamped to the edge, drawn as triangles, listed.
+  const isOutlier = new Uint8Array(N);
+  for (const o of D.outliers || []) isOutlier[o.row] = 1;
   let selected = null, marked = [];
 
   function drawMap() {
@@ -189,6 +194,7 @@
     const palette = new Uint32Array(256);
     for (let k = 0; k < 256; k++) { const [r, g, b] = ramp(k / 255); palette[k] = (255 << 24) | (b << 16) | (g << 8) | r; }
     for (let i = 0; i < N; i++) {
+      if (isOutlier[i]) continue;  // drawn as a triangle below
       const colour = palette[Math.round((rank(j, i) / RMAX) * 255)];
       const x0 = Math.round(px[i] * dpr - size / 2), y0 = Math.round(py[i] * dpr - size / 2);
       for (let dy = 0; dy < size; dy++) {
@@ -198,9 +204,15 @@
       }
     }
     ctx.putImageData(image, 0, 0);
+    if (location.search.includes("probe=1")) probe(image);
     canvas.dataset.points = String(N);
     canvas.dataset.colour = select.value;
     ctx.save(); ctx.scale(dpr, dpr);
+    for (const o of D.outliers || []) {
+      const i = o.row, s = 6;
+      ctx.beginPath(); ctx.moveTo(px[i], py[i] - s); ctx.lineTo(px[i] + s, py[i] + s); ctx.lineTo(px[i] - s, py[i] + s); ctx.closePath();
+      ctx.fillStyle = `rgb(${ramp(rank(j, i) / RMAX)})`; ctx.fill(); ctx.strokeStyle = "#111"; ctx.lineWidth = 1; ctx.stroke();
+    }
     for (const i of marked) { ctx.beginPath(); ctx.arc(px[i], py[i], 5, 0, 2 * Math.PI); ctx.strokeStyle = "#d92d20"; ctx.lineWidth = 1.5; ctx.stroke(); }
     if (selected !== null) { ctx.beginPath(); ctx.arc(px[selected], py[selected], 8, 0, 2 * Math.PI); ctx.strokeStyle = "#111"; ctx.lineWidth = 2.5; ctx.stroke(); }
     ctx.restore();
@@ -210,6 +222,32 @@
     legend.append(el("span", { text: `${at(0.05)} (p5)` }), el("span", { class: "ramp", style: `background: ${gradient}` }), el("span", { text: `${at(0.95)} (p95) ${f.unit}` }));
   }
   select.addEventListener("change", drawMap);
+
+  // For tests (?probe=1): how the drawn point pixels spread, read back from the canvas itself —
+  // non-white pixels per column and per row, in CSS pixels.
+  function probe(image) {
+    const cols = new Array(W).fill(0), rows = new Array(H).fill(0), d = image.data;
+    for (let y = 0; y < image.height; y++) for (let x = 0; x < image.width; x++) {
+      const k = 4 * (y * image.width + x);
+      if (d[k] !== 255 || d[k + 1] !== 255 || d[k + 2] !== 255) { cols[Math.min(W - 1, Math.floor(x / dpr))]++; rows[Math.min(H - 1, Math.floor(y / dpr))]++; }
+    }
+    canvas.dataset.colmass = cols.join(","); canvas.dataset.rowmass = rows.join(",");
+  }
+
+  if (D.outliers && D.outliers.length) {
+    const ul = el("ul", { id: "outliers" });
+    for (const o of D.outliers) {
+      const why = o.why.map(([name, v]) => {
+        const f = F[index[name]], h = D.hist[index[name]];
+        return `${name} ${fmt(v, f.decimals)} ${f.unit} (library p5–p95: ${fmt(h.p5, f.decimals)} to ${fmt(h.p95, f.decimals)})`;
+      }).join("; ");
+      const li = el("li", { class: "outlier", "data-path": pathOf(o.row) }, el("span", { class: "path", text: pathOf(o.row) }), ` — ${why}`);
+      li.addEventListener("click", () => showTrack(o.row));
+      ul.append(li);
+    }
+    const more = D.outlier_count > D.outliers.length ? ` (the ${D.outliers.length} farthest shown)` : "";
+    box.append(el("div", { class: "outlier-list" }, el("h3", { text: `Outliers: ${D.outlier_count}, drawn as triangles at the edge${more}` }), ul));
+  }
 
   // Hover: a grid of 12-pixel cells finds the nearest point quickly.
   const CELL = 12, cols = Math.ceil(W / CELL) + 1, grid = new Map();

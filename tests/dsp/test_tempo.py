@@ -116,7 +116,7 @@ def test_drum_set_metrical_levels_and_librosa(tmp_path) -> None:
     print(f"drum set: fpstream Accuracy1 {acc1:.2f} Accuracy2 {acc2:.2f}; librosa {lib1:.2f} {lib2:.2f}")
     # Slow triplet-feel patterns (12/8 shuffle, 6/8 below 80 BPM) may read at 3/2 of the
     # beat, next to the prior's centre, as librosa reads them too: the price of the prior
-    # that gets real music right (see README, Known limits). Everything else is at a level.
+    # that gets real music right (see docs/evaluation.md). Everything else is at a level.
     assert acc2 >= 0.9, [p for p in pairs if accuracy([p])[1] < 1]
     assert acc1 >= lib1
     assert acc2 >= lib2
