@@ -1,4 +1,4 @@
-"""Streaming decode: a file becomes numbered chunks of float32 PCM with pre-roll.
+"""Streaming decode: a file becomes numbered chunks of PCM with pre-roll.
 
 The file is read block by block through :func:`audio.readers.open_reader`
 (libsndfile or FFmpeg, chosen per format), so memory is one chunk plus its
@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from audio.readers import DecodeError, open_reader
-from base.protocol import DEFAULT_CHUNK_S, PCM_DTYPE, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
+from base.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
 __all__ = ["DecodeError", "file_identity", "iter_chunks"]
 
@@ -43,18 +44,27 @@ def iter_chunks(
     chunk_s: float = DEFAULT_CHUNK_S,
     preroll_s: float = PREROLL_S,
     first: int = 0,
+    span: tuple[int, int | None] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
     """Yield ``(header, pcm)`` for each chunk of ``path`` from chunk ``first`` on; ``pcm`` is
-    ``(preroll+frames, ch)``. Chunk ``i`` is the same whatever ``first`` is (a lost chunk is
+    ``(preroll+frames, ch)`` float32 full scale ±1, or with ``dtype="native"`` the decoder's own
+    samples where they are integers (int16, or int32 for 24-bit; ``dsp.chunk.pcm_float32``
+    gives back exactly the float32), else float32; ``header.dtype`` says which. Chunk ``i`` is
+    the same whatever ``first`` is (a lost chunk is
     re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
     start and skip.
+
+    ``span``: ``(start, end)`` frames of the file (``end`` None: to its end), a CUE sheet's
+    track. The chunks are then exactly those of the span cut out into a file of its own:
+    ``start`` counts from the span's first frame, and no pre-roll reaches before it.
 
     Raises DecodeError (possibly after some chunks were yielded) if the file
     cannot be opened or its data cannot be decoded, whatever went wrong: a file
     that surprises libsndfile, or a bug here, is still just a failed row.
     """
     try:
-        yield from _chunks(path, ref, chunk_s, preroll_s, first)
+        yield from _chunks(path, ref, chunk_s, preroll_s, first, span, dtype)
     except DecodeError:
         raise
     except Exception as exc:
@@ -62,29 +72,40 @@ def iter_chunks(
 
 
 def _chunks(
-    path: str, ref: TrackRef, chunk_s: float, preroll_s: float, first: int = 0
+    path: str,
+    ref: TrackRef,
+    chunk_s: float,
+    preroll_s: float,
+    first: int = 0,
+    span: tuple[int, int | None] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
+    if dtype not in ("float32", "native"):
+        raise ValueError(f"dtype {dtype!r}: expected 'float32' or 'native'")
     if ref.size == 0:
         raise DecodeError("empty file (0 bytes)")
     reader = open_reader(path)
+    if span is not None:
+        reader = SpanReader(reader, span[0], span[1])
     try:
         sr, ch = reader.samplerate, reader.channels
+        kind = np.dtype(reader.native_dtype if dtype == "native" else "float32").newbyteorder("<")
         chunk = max(1, round(chunk_s * sr))
         preroll_max = preroll_frames(sr, preroll_s)
-        tail = np.zeros((0, ch), dtype=PCM_DTYPE)
+        tail = np.zeros((0, ch), dtype=kind)
         start, index = 0, 0
         if first > 0 and reader.exact_seek:
             start, index = first * chunk, first
             pre = min(start, preroll_max)
             reader.seek(start - pre)
-            tail = reader.read(pre)
+            tail = reader.read(pre, kind.name)
             if len(tail) < pre:
                 raise DecodeError(f"chunk {first} is beyond the end of the file")
-        block = reader.read(chunk)
+        block = reader.read(chunk, kind.name)
         while True:
-            nxt = reader.read(chunk) if len(block) == chunk else None
+            nxt = reader.read(chunk, kind.name) if len(block) == chunk else None
             last = nxt is None or len(nxt) == 0
-            pcm = np.empty((len(tail) + len(block), ch), dtype=PCM_DTYPE)
+            pcm = np.empty((len(tail) + len(block), ch), dtype=kind)
             pcm[: len(tail)] = tail
             pcm[len(tail) :] = block
             # the last chunk tells what the reader noticed once the whole stream was read
@@ -100,6 +121,7 @@ def _chunks(
                 start=start,
                 frames=len(block),
                 preroll=len(tail),
+                dtype=kind.str,
                 warning=warning,
             )
             if index >= first:
@@ -114,3 +136,58 @@ def _chunks(
             block = nxt
     finally:
         reader.close()
+
+
+class SpanReader:
+    """A reader limited to frames ``[start, end)`` of another, seen as a file of its own.
+
+    Frame 0 is the span's first frame and reading stops at ``end`` (None: the end
+    of the file). A reader without sample-exact seek decodes from the start of
+    the file and discards what lies before the span: slower for a late track of
+    a long image, but exactly the samples a cut-out file would hold.
+    """
+
+    def __init__(self, inner: Any, start: int, end: int | None) -> None:
+        if start < 0 or (end is not None and end <= start):
+            inner.close()
+            raise DecodeError(f"empty or reversed span [{start}, {end}) of the image")
+        self.inner, self.start, self.end = inner, start, end
+        self.name, self.samplerate, self.channels = inner.name, inner.samplerate, inner.channels
+        self.exact_seek = inner.exact_seek
+        self.native_dtype = inner.native_dtype
+        self._at = 0  # frames of the span read so far
+        self._skip(start)
+
+    def _skip(self, start: int) -> None:
+        if self.inner.exact_seek:
+            self.inner.seek(start)
+            return
+        step = max(1, self.samplerate * 10)
+        left = start
+        while left > 0:
+            got = len(self.inner.read(min(step, left)))
+            if got == 0:
+                raise DecodeError(f"the cue track starts at {start / self.samplerate:.2f} s, "
+                                  "beyond the end of the image")
+            left -= got
+
+    def seek(self, frame: int) -> None:
+        self.inner.seek(self.start + frame)
+        self._at = frame
+
+    def read(self, n: int, dtype: str = "float32") -> np.ndarray:
+        if self.end is not None:
+            n = max(0, min(n, self.end - self.start - self._at))
+        block = self.inner.read(n, dtype) if n > 0 else np.zeros((0, self.channels), dtype=dtype)
+        self._at += len(block)
+        return block
+
+    def warnings(self, decoded: int) -> list[str]:
+        if self.end is not None and decoded < self.end - self.start:
+            return [f"truncated: the image ends {(self.end - self.start - decoded) / self.samplerate:.1f} s "
+                    "before this cue track does"]
+        # the inner reader judges the image as a whole (a truncated image, skipped packets)
+        return self.inner.warnings(self.start + decoded) if self.end is None else []
+
+    def close(self) -> None:
+        self.inner.close()

@@ -55,6 +55,7 @@ class Reader(Protocol):
     samplerate: int
     channels: int
     exact_seek: bool  # seek(frame) lands on that exact sample
+    native_dtype: str  # "int16" or "int32" where the decoder's samples are integers, else "float32"
 
     def seek(self, frame: int) -> None:
         """Position at ``frame`` (only where ``exact_seek``)."""
@@ -63,8 +64,10 @@ class Reader(Protocol):
     def read(self, n: int, dtype: str = "float32") -> np.ndarray:
         """Up to ``n`` next frames, ``(m, channels)``; ``m < n`` only at the end of the track.
 
-        ``dtype`` is ``"float32"`` (full scale ±1) or ``"int16"`` (the file's own
-        samples where it holds 16-bit PCM, else rounded from the decoder's output).
+        ``dtype`` is ``"float32"`` (full scale ±1), ``"int16"`` (the file's own
+        samples where it holds 16-bit PCM, else rounded from the decoder's output), or
+        ``native_dtype``: the decoder's own integer samples, which scaled by 2^-15 (int16)
+        or 2^-31 (int32) give exactly the float32 that ``read(n)`` returns.
         """
         ...
 
@@ -135,6 +138,7 @@ class SoundfileReader:
         self.exact_seek = self._f.seekable() and kind.format in ("wav", "aiff")
         self._at = 0
         self._step = max(1, round(LOCATE_S * self.samplerate))
+        self.native_dtype = _SF_NATIVE.get(self._f.subtype, "float32")
 
     def read(self, n: int, dtype: str = "float32") -> np.ndarray:
         out = np.empty((n, self.channels), dtype=dtype)
@@ -166,6 +170,12 @@ class SoundfileReader:
 
     def close(self) -> None:
         self._f.close()
+
+
+#: libsndfile subtypes whose float32 samples are exactly ``to_float32`` of these integers
+#: (it scales a short by 2^-15 and an int, 24-bit samples in its top bytes, by 2^-31).
+#: Not u-law/A-law/ADPCM, whose float tables are libsndfile's own.
+_SF_NATIVE = {"PCM_S8": "int16", "PCM_U8": "int16", "PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32"}
 
 
 def _sf_text(exc: BaseException) -> str:
@@ -245,6 +255,7 @@ class PyAVReader:
             raise self._empty(kind)
         self.samplerate, self.channels = first.sample_rate, first.layout.nb_channels
         self._pending: tuple[av.AudioFrame, int] | None = (first, 0)
+        self.native_dtype = _AV_NATIVE.get(first.format.name.rstrip("p"), "float32")
         self._kind = kind
         self._path = path
         self._declared = _declared_frames(container, stream, self.samplerate)
@@ -396,6 +407,8 @@ def _declared_frames(container: av.container.InputContainer, stream: av.AudioStr
     return None
 
 
+#: FFmpeg sample formats sent as they are (s32: 24-bit codecs put their samples in the top bytes).
+_AV_NATIVE = {"s16": "int16", "s32": "int32"}
 _NUMPY = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32, "u8": np.uint8}
 
 
@@ -414,14 +427,18 @@ def _samples(frame: av.AudioFrame, channels: int, dtype: str) -> np.ndarray:
             a[:, c] = np.frombuffer(plane, dtype=kind, count=n)  # planes may be padded past n
     else:
         a = np.frombuffer(frame.planes[0], dtype=kind, count=n * channels).reshape(n, channels)
-    if dtype == "int16" and base == "s16":
-        return a  # the file's own samples
+    if (dtype, base) in (("int16", "s16"), ("int32", "s32")):
+        return a  # the decoder's own samples
+    if dtype == "int32" and base == "s16":
+        return a.astype(np.int32) << 16  # exact: the same float32 once scaled by 2^-31
     if base in _INT_SCALE:
         x = (a.astype(np.float32) - (128 if base == "u8" else 0)) * np.float32(_INT_SCALE[base])
     else:
         x = a.astype(np.float32, copy=False)
     if dtype == "int16":
         return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    if dtype == "int32":  # a stream that changed sample format: rounded, as int16 is
+        return np.clip(np.round(x.astype(np.float64) * 2147483648.0), -(2**31), 2**31 - 1).astype(np.int32)
     return x
 
 

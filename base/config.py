@@ -236,6 +236,12 @@ SETTINGS: tuple[Setting, ...] = (
         "tracks sent but not yet committed",
     ),
     Setting(
+        "FPSTREAM_DECODE_THREADS",
+        "one per core, up to `8`",
+        "ingest",
+        "tracks decoding at once, each on its own thread a couple of chunks ahead (docs/performance.md)",
+    ),
+    Setting(
         "FPSTREAM_ACK_TIMEOUT_S",
         "`30`",
         "ingest",

@@ -186,6 +186,13 @@ TRACK_COLUMNS: tuple[str, ...] = (
 # Columns added by later schema versions: they follow the features, in the table as in every row.
 #   warning: set on a ``done`` row whose decoding noticed something (e.g. "truncated: decoded 12.0 s
 #   of the 30.0 s declared"); NULL when there is nothing to say. A ``failed`` row has ``error`` instead.
+#   content_id (v4): the file's content identity (audio/identity.py), which a moved or re-tagged file
+#   keeps; missing_since (v4): when a run found the file gone (NULL: there, or not looked for);
+#   cue_track, cue_start, cue_end, cue_title, cue_performer (v4): a track of a CUE sheet, whose row
+#   key is "<image path>#<NN>": its number, span [cue_start, cue_end) in frames of the image
+#   (cue_end NULL: to its end) and the sheet's text (docs/cue-and-moves.md).
+CUE_COLUMNS: tuple[str, ...] = ("cue_track", "cue_start", "cue_end", "cue_title", "cue_performer")
+META_COLUMNS: tuple[str, ...] = ("content_id", *CUE_COLUMNS)  # from TrackRef.meta
 #   derived_from: the source path of a file ``fpstream master`` wrote (its mark, ``audio.derived``),
 #   stored when such a file is fed on purpose (``fpstream feed --include-derived``); NULL otherwise.
-ADDED_COLUMNS: tuple[str, ...] = ("warning", "derived_from")
+ADDED_COLUMNS: tuple[str, ...] = ("warning", "content_id", "missing_since", *CUE_COLUMNS, "derived_from")

@@ -4,8 +4,11 @@ Every process imports this module instead of spelling message fields itself.
 
 Messages are multipart. The first frame is always a msgpack map with at least
 ``v`` (protocol version) and ``kind``. PCM never travels inside msgpack: a
-chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian float32
-interleaved samples, sent and received without copies.
+chunk is ``[header, pcm]`` where ``pcm`` is the raw little-endian interleaved
+samples, sent and received without copies, in the header's ``dtype``: float32
+(full scale ±1), or int16 / int32 where the decoder's samples are integers
+(16-bit, and 24-bit in the top bytes of an int32: exact, and half or the same
+bytes of float32); the analyzer scales them to float32 itself.
 
 Flows (docs/design.md has the picture and the channels):
 
@@ -23,6 +26,24 @@ number), analyzers copy it into their partial or failure, and the sink returns
 it in a receipt. A chunk is known lost when chunks sent after it have been
 received and it has not (see ``ingest/tracker.py``).
 
+Version 3 added (a process of version 2 and one of version 3 refuse each other's
+messages by their ``v``, loudly, instead of half-understanding them):
+
+- the integer PCM dtypes ``<i2`` and ``<i4`` beside float32's ``<f4``, named in
+  the chunk header: integer sources travel exactly, as integers, and the
+  analyzer converts them once;
+- ``ref.meta``: what the sink stores with the row besides the fingerprint, one
+  map of :data:`META_FIELDS` (the content identity, and for a track of a CUE
+  sheet its span and text); it travels in every chunk, partial and failure.
+  Optional: absent is empty.
+- ``update`` ingest -> broker -> sink: ``[header]``: the row ``old_path`` now
+  belongs to ``ref`` (a moved/renamed file, or the same path whose tags alone
+  changed): the sink renames it and sets size, mtime and meta, and acks
+  ``ref`` as done; no audio is sent (docs/cue-and-moves.md).
+- ``sweep`` ingest -> broker -> sink: ``[header]``: rows whose file is gone
+  (``missing``: set ``missing_since``) or back (``found``: clear it), acked
+  like a track.
+
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
 """
@@ -35,17 +56,24 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 2
+VERSION = 3
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
 KIND_FAILED = "failed"
 KIND_ACK = "ack"
 KIND_RECEIPT = "receipt"
+KIND_UPDATE = "update"
+KIND_SWEEP = "sweep"
+MAX_SWEEP_PATHS = 2_000  # paths per sweep message
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
 
-PCM_DTYPE = np.dtype("<f4")
+PCM_DTYPE = np.dtype("<f4")  # a decoder's float samples (lossy codecs), full scale ±1
+#: Every dtype a chunk's PCM may have: float32, or a decoder's own integer samples (exact).
+PCM_DTYPES = frozenset({"<f4", "<i2", "<i4"})
+#: Full scale of the integer dtypes: sample x unit = float32 ±1 (as libsndfile and FFmpeg scale).
+PCM_INT_UNIT = {"<i2": 2.0**-15, "<i4": 2.0**-31}
 
 # How ingest cuts tracks. The pre-roll is the context an analyzer needs before a
 # chunk: STFT window + HPSS median span + resampler taps (< 0.9 s) and K-weighting
@@ -90,6 +118,40 @@ class TrackRef:
     path: str
     size: int
     mtime_ns: int
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)  # META_FIELDS, stored with the row
+
+
+#: What ``TrackRef.meta`` may hold (the row's columns of the same names), and their types.
+#: ``cue_*``: a track of a CUE sheet: its number, span ``[cue_start, cue_end)`` in frames of the
+#: image (``cue_end`` None: to the end), text from the sheet, and the image (the file decoded).
+META_FIELDS: dict[str, tuple[type, ...]] = {
+    "content_id": (str,),
+    "cue_track": (int,),
+    "cue_start": (int,),
+    "cue_end": (int, type(None)),
+    "cue_title": (str, type(None)),
+    "cue_performer": (str, type(None)),
+}
+
+
+@dataclass(frozen=True)
+class Update:
+    """The row stored under ``old_path`` is ``ref``'s now: same audio, new path or new tags."""
+
+    ref: TrackRef
+    old_path: str
+    seq: int = NO_SEQ
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Rows whose file is gone (``missing``, since ``since``) or there again (``found``)."""
+
+    ref: TrackRef  # numbers the message like a track, so that it is acked and re-sent
+    missing: list[str]
+    found: list[str]
+    since: str  # ISO 8601, UTC
+    seq: int = NO_SEQ
 
 
 @dataclass(frozen=True)
@@ -174,8 +236,9 @@ def _pack(kind: str, payload: dict[str, Any]) -> bytes:
 
 def encode_chunk(header: ChunkHeader, pcm: np.ndarray) -> list[Any]:
     """Frames for a chunk: the msgpack header and the PCM buffer itself (not copied)."""
-    if pcm.dtype != PCM_DTYPE or not pcm.flags.c_contiguous:
-        raise ValueError("pcm must be C-contiguous little-endian float32")
+    if pcm.dtype.str != header.dtype or header.dtype not in PCM_DTYPES or not pcm.flags.c_contiguous:
+        raise ValueError(f"pcm must be C-contiguous {header.dtype} (one of {sorted(PCM_DTYPES)}), "
+                         f"not {pcm.dtype.str}")
     if pcm.shape != (header.total_frames, header.channels):
         raise ValueError(f"pcm shape {pcm.shape} != ({header.total_frames}, {header.channels})")
     payload = asdict(header)
@@ -188,6 +251,14 @@ def encode_partial(partial: Partial) -> list[bytes]:
 
 def encode_failed(failed: Failed) -> list[bytes]:
     return [_pack(KIND_FAILED, asdict(failed))]
+
+
+def encode_update(update: Update) -> list[bytes]:
+    return [_pack(KIND_UPDATE, asdict(update))]
+
+
+def encode_sweep(sweep: Sweep) -> list[bytes]:
+    return [_pack(KIND_SWEEP, asdict(sweep))]
 
 
 def encode_ack(ack: Ack) -> list[bytes]:
@@ -274,6 +345,15 @@ def _track_ref(msg: dict[str, Any]) -> TrackRef:
     )
     if not out.ingest or len(out.ingest) > 256:
         raise ProtocolError("bad ingest id")
+    if "meta" in ref:
+        meta = _get(ref, "meta", dict)
+        for key, value in meta.items():
+            types = META_FIELDS.get(key)
+            if types is None:
+                raise ProtocolError(f"unknown meta field {key!r}")
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise ProtocolError(f"meta field {key!r} has type {type(value).__name__}")
+        out = TrackRef(out.ingest, out.track, out.attempt, out.path, out.size, out.mtime_ns, dict(meta))
     return out
 
 
@@ -293,13 +373,13 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT):
+    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_UPDATE, KIND_SWEEP):
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
 
 def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
-    """Header and a read-only ``(frames, channels)`` float32 view of the PCM frame (no copy)."""
+    """Header and a read-only ``(frames, channels)`` view of the PCM frame in ``header.dtype`` (no copy)."""
     kind, msg = message_kind(frames)
     if kind != KIND_CHUNK:
         raise ProtocolError(f"expected a chunk, got {kind!r}")
@@ -320,8 +400,8 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         warning=_get(msg, "warning", str) if "warning" in msg else "",
         derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
     )
-    if header.dtype != PCM_DTYPE.str:
-        raise ProtocolError(f"unsupported dtype {header.dtype!r}")
+    if header.dtype not in PCM_DTYPES:
+        raise ProtocolError(f"unsupported dtype {header.dtype!r} (expected one of {sorted(PCM_DTYPES)})")
     if header.index < 0 or header.start < 0 or header.preroll < 0 or header.frames < 0:
         raise ProtocolError("negative index/start/preroll/frames")
     if header.preroll > header.start:
@@ -329,10 +409,11 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
     if header.total_frames > MAX_CHUNK_FRAMES:
         raise ProtocolError(f"chunk declares {header.total_frames} frames (limit {MAX_CHUNK_FRAMES})")
     buf = frames[1].buffer if hasattr(frames[1], "buffer") else memoryview(frames[1])
-    expected = header.total_frames * header.channels * PCM_DTYPE.itemsize
+    dtype = np.dtype(header.dtype)
+    expected = header.total_frames * header.channels * dtype.itemsize
     if buf.nbytes != expected:
         raise ProtocolError(f"PCM frame has {buf.nbytes} bytes, header implies {expected}")
-    pcm = np.frombuffer(buf, dtype=PCM_DTYPE).reshape(header.total_frames, header.channels)
+    pcm = np.frombuffer(buf, dtype=dtype).reshape(header.total_frames, header.channels)
     return header, pcm
 
 
@@ -356,8 +437,16 @@ def decode_failed(msg: dict[str, Any]) -> Failed:
     return Failed(ref=_track_ref(msg), error=_get(msg, "error", str), seq=_get(msg, "seq", int))
 
 
-def decode_result(frames: list[Any]) -> Partial | Failed:
-    """What an analyzer sends towards the sink: one frame, a partial or a failed track."""
+def _path_list(msg: dict[str, Any], key: str) -> list[str]:
+    paths = _get(msg, key, list)
+    if len(paths) > MAX_SWEEP_PATHS or not all(isinstance(p, str) for p in paths):
+        raise ProtocolError(f"{key} must be at most {MAX_SWEEP_PATHS} paths")
+    return paths
+
+
+def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep:
+    """What goes towards the sink: one frame, a partial or a failed track (analyzer or ingest),
+    or an update or sweep of stored rows (ingest)."""
     kind, msg = message_kind(frames)
     if len(frames) != 1:
         raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
@@ -365,7 +454,17 @@ def decode_result(frames: list[Any]) -> Partial | Failed:
         return decode_partial(msg)
     if kind == KIND_FAILED:
         return decode_failed(msg)
-    raise ProtocolError(f"expected a partial or failed message, got {kind!r}")
+    if kind == KIND_UPDATE:
+        return Update(ref=_track_ref(msg), old_path=_get(msg, "old_path", str), seq=_get(msg, "seq", int))
+    if kind == KIND_SWEEP:
+        return Sweep(
+            ref=_track_ref(msg),
+            missing=_path_list(msg, "missing"),
+            found=_path_list(msg, "found"),
+            since=_get(msg, "since", str),
+            seq=_get(msg, "seq", int),
+        )
+    raise ProtocolError(f"expected a partial, failed, update or sweep message, got {kind!r}")
 
 
 def decode_status(frame: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from base.protocol import ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
+from base.protocol import PCM_INT_UNIT, ChunkHeader, Failed, Partial, TrackRef, pack_array, preroll_frames
 from dsp import dynamics, harmonic, pitch, spectral, stereo, temporal
 from dsp.fingerprint import fingerprint
 from dsp.grid import plan_chunk, resampler_for
@@ -99,11 +99,25 @@ def analyze_chunk(header: ChunkHeader, pcm: np.ndarray) -> dict[str, Any]:
     return body
 
 
+def pcm_float32(pcm: np.ndarray) -> np.ndarray:
+    """A chunk's PCM as float32 full scale ±1: integer samples (int16, int32) scaled in one
+    pass with no intermediate array, bit for bit the float32 the decoder would have given
+    (a power-of-two scale of an integer of at most 24 significant bits is exact); float32
+    comes back as it is."""
+    if pcm.dtype.kind == "f":
+        return pcm
+    unit = PCM_INT_UNIT.get(pcm.dtype.str)
+    if unit is None:
+        raise ValueError(f"no float32 scale for {pcm.dtype} samples")
+    return np.multiply(pcm, np.float32(unit), dtype=np.float32)
+
+
 def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
     """What an analyzer sends for one chunk: its partial, or the track failed at this
-    chunk if the DSP raises (a chunk never takes the analyzer down)."""
+    chunk if the DSP raises (a chunk never takes the analyzer down). ``pcm`` is float32
+    or integer samples (see :func:`pcm_float32`)."""
     try:
-        body = analyze_chunk(header, pcm)
+        body = analyze_chunk(header, pcm_float32(pcm))
     except Exception as exc:
         error = f"analysis failed at chunk {header.index}: {type(exc).__name__}: {exc}"
         return Failed(header.ref, error, seq=header.seq)

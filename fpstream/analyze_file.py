@@ -36,6 +36,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from audio.decode import DecodeError, file_identity, iter_chunks
+from audio.identity import content_id
 from audio.paths import stored_path
 from base.protocol import (
     DEFAULT_CHUNK_S,
@@ -101,7 +102,11 @@ def analyze_row(
         size, mtime_ns = file_identity(real)
     except DecodeError as exc:
         return store.failed_row(ref, str(exc))
-    ref = dataclasses.replace(ref, size=size, mtime_ns=mtime_ns)
+    try:
+        meta = {"content_id": content_id(real)}  # as ingest stores it: what a moved file keeps
+    except OSError:
+        meta = {}  # unreadable: decoding says why
+    ref = dataclasses.replace(ref, size=size, mtime_ns=mtime_ns, meta=meta)
     threads = max(1, threads)
     # One BLAS thread per analysing thread: OpenBLAS's own threads would spin on the same cores.
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=threads) as pool:

@@ -71,6 +71,13 @@ class Track:
     analyzed_at: str | None
     fingerprint_version: int | None
     warning: str | None = None  # a done row's decoding note, e.g. "truncated: …" (docs/formats.md)
+    content_id: str | None = None  # what a moved or re-tagged file keeps (docs/cue-and-moves.md)
+    missing_since: str | None = None  # a run found the file gone then (left out of queries)
+    cue_track: int | None = None  # a track of a CUE sheet: path is "<image>#<NN>"
+    cue_start: int | None = None  # its span of the image, frames
+    cue_end: int | None = None
+    cue_title: str | None = None
+    cue_performer: str | None = None
     features: dict[str, float] | None = None
     # Tags (CONTRACTS.md; None when the row or the library has none)
     title: str | None = None
@@ -208,6 +215,11 @@ class Library:
             raise LibraryError(f"{row['path']} failed analysis ({row['error']}), so it has no fingerprint")
         if row["fingerprint_version"] != FINGERPRINT_VERSION:
             raise LibraryError(not_current_version(row["path"]))
+        if row.get("missing_since"):
+            raise LibraryError(
+                f"{row['path']} is missing since {row['missing_since']}: its file is gone "
+                "(moved files keep their fingerprint once a run meets them at their new path)"
+            )
         return self.features.index_of(row["path"])
 
     def _details(self) -> dict[str, tuple[Any, ...]]:

@@ -10,32 +10,19 @@ library that was deleted.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sqlite3
 import sys
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
-from audio.paths import stored_path
+from audio.paths import row_file_exists, stored_path
 from fpstream.cli_args import UserError, database, db_option, formatter
-
-_ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
 
 
 def file_exists(row_path: str) -> bool:
-    """Whether the file of a stored path is there.
-
-    A name that was not UTF-8 is stored with its odd bytes as ``\\xNN`` (ingest's
-    ``row_path``); it is looked up both as written and with those bytes restored.
-    """
-    if os.path.exists(row_path):
-        return True
-    raw = row_path.encode("utf-8")
-    if b"\\x" not in raw:
-        return False
-    return os.path.exists(_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw))
+    """Whether the file of a stored path (or the image of a cue track's row) is there."""
+    return row_file_exists(row_path)
 
 
 def gone_rows(conn: sqlite3.Connection, under: str | None) -> list[str]:

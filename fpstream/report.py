@@ -58,6 +58,7 @@ from audio.paths import format_of
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
+from store.library import has_column
 
 HIST_BINS = 40
 QUANTILE_POINTS = 1025
@@ -182,7 +183,7 @@ def _quantize_axis(x: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, float
 
 
 def summary(lib: Library) -> dict[str, Any]:
-    """At-a-glance counts from every stored row (done and failed)."""
+    """At-a-glance counts from every stored row (done and failed) whose file is not missing."""
     done = failed = 0
     duration = 0.0
     formats: Counter[str] = Counter()
@@ -193,8 +194,9 @@ def summary(lib: Library) -> dict[str, Any]:
     with closing(lib._connect()) as conn:
         cursor = conn.cursor()
         cursor.row_factory = None
+        present = "WHERE missing_since IS NULL" if has_column(conn, "missing_since") else ""
         for path, status, error, dur, rate, ch in cursor.execute(
-            "SELECT path, status, error, duration_s, sample_rate, channels FROM tracks"
+            f"SELECT path, status, error, duration_s, sample_rate, channels FROM tracks {present}"
         ):
             formats[format_of(path)] += 1
             if status == "done":

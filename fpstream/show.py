@@ -55,6 +55,13 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
         of this program's fingerprint version (else ``library`` is not used).
     """
     lines = [row["path"], "  " + _summary(row)]
+    if row.get("cue_track") is not None:
+        lines.append("  " + cue_line(row))
+    if row.get("missing_since"):
+        lines.append(
+            f"  missing since {row['missing_since']}: the file is gone; left out of similar, playlist, "
+            "duplicates and the report until it is back (`fpstream prune --delete` removes the row)"
+        )
     if row.get("warning"):
         lines.append(f"  warning: {row['warning']}")
     if row.get("derived_from"):
@@ -126,3 +133,28 @@ def _summary(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _span_clock(seconds: float) -> str:
+    """m:ss.mmm: a cue point to the millisecond."""
+    minutes, rest = divmod(seconds, 60.0)
+    return f"{int(minutes)}:{rest:06.3f}"
+
+
+def cue_line(row: dict[str, Any]) -> str:
+    """What a cue track's row says about its place in the image: number, text, span."""
+    image = row["path"].rsplit("#", 1)[0]
+    text = " ".join(
+        part
+        for part in (
+            f'"{row["cue_title"]}"' if row.get("cue_title") else "",
+            f"by {row['cue_performer']}" if row.get("cue_performer") else "",
+        )
+        if part
+    )
+    start, end, rate = row.get("cue_start") or 0, row.get("cue_end"), row.get("sample_rate")
+    if rate:
+        stop = _span_clock(end / rate) if end is not None else "end"
+        frames = f"frames {start}–{'' if end is None else end}"
+        span = f"{_span_clock(start / rate)}–{stop} of the image ({frames})"
+    else:
+        span = f"frames {start}–{'end' if end is None else end} of the image"
+    return f"track {row['cue_track']:02d} of the CUE sheet of {image}{': ' + text if text else ''}, {span}"

@@ -4,10 +4,14 @@
                                   undecodable ─► PUSH results_in ─► broker ──► sink
     broker XPUB acks_out ──► SUB (topic = this ingest's id) ─► tracker: done, or re-send
 
-One poll loop, one chunk at a time: a chunk is decoded only when the socket
-can take the previous one, so memory is one chunk plus the socket queues
-(sized by FPSTREAM_QUEUE_MB) and acks are heard between any two chunks. At
-most FPSTREAM_MAX_IN_FLIGHT tracks are unacknowledged at once.
+One poll loop sends, one chunk at a time, while up to FPSTREAM_DECODE_THREADS
+tracks decode at once, each on its own thread a couple of chunks ahead
+(``ingest.decode_pool``); chunks of those tracks interleave on the wire. So
+memory is a few chunks per decoding thread plus the socket queues (sized by
+FPSTREAM_QUEUE_MB), and acks are heard between any two chunks. At most
+FPSTREAM_MAX_IN_FLIGHT tracks are unacknowledged at once. Integer sources
+travel as their integer samples (``iter_chunks(dtype="native")``), lossy ones
+as float32.
 
 Every chunk send is numbered (``seq``); the sink's receipts come back on the ack
 channel and ``ingest.tracker`` decides which chunk is lost. A lost chunk is
@@ -34,7 +38,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,17 +48,21 @@ import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.derived import derived_source, is_derived
-from audio.paths import row_path
+from audio.paths import row_file_exists, row_path
 from base import logs, protocol
 from base.config import database_path, env_float, env_int, settings_epilog
 from base.durations import span
 from base.protocol import ChunkHeader
 from base.sockets import RESULT_HWM, Sockets, chunk_seconds
+from ingest.decode_pool import DecodePool
 from ingest.paths import PathReader, SeenPaths
 from ingest.progress import Progress
 from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
+from ingest.units import KEEP, Expander, describe, identify, meta_changed
+from store.db import now_utc
+from store.readonly import rows_under
 
 log = logging.getLogger("ingest")
 
@@ -87,6 +95,7 @@ class Settings:
     reorder_s: float
     tail_s: float
     commit_s: float
+    decode_threads: int
 
     @classmethod
     def from_env(cls, args: argparse.Namespace) -> Settings:
@@ -106,20 +115,18 @@ class Settings:
             reorder_s=env_float("FPSTREAM_REORDER_S", 3.0),
             tail_s=env_float("FPSTREAM_TAIL_S", 10.0),
             commit_s=env_float("FPSTREAM_COMMIT_WAIT_S", 10.0),
+            decode_threads=env_int("FPSTREAM_DECODE_THREADS", default_decode_threads()),
         )
         if settings.max_in_flight < 1 or settings.retries < 0 or settings.ack_timeout_s <= 0:
             raise SystemExit("FPSTREAM_MAX_IN_FLIGHT >= 1, FPSTREAM_RETRIES >= 0, FPSTREAM_ACK_TIMEOUT_S > 0")
+        if settings.decode_threads < 1:
+            raise SystemExit("FPSTREAM_DECODE_THREADS must be >= 1")
         return settings
 
 
-@dataclass
-class Sending:
-    """The track whose chunks are going out now, and its next message."""
-
-    track: Track
-    chunks: Generator[tuple[ChunkHeader, np.ndarray], None, None]
-    header: ChunkHeader | None = None
-    pcm: np.ndarray | None = None  # the next chunk, decoded, not yet sent
+def default_decode_threads() -> int:
+    """One decoding thread per core, up to 8: one thread decodes FLAC for about five analyzer cores."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 @dataclass
@@ -155,7 +162,7 @@ class Ingest:
             tail_s=settings.tail_s,
             commit_s=settings.commit_s,
         )
-        self.sending: Sending | None = None
+        self.pool: DecodePool[Track] = DecodePool(settings.decode_threads)  # the tracks being sent
         self.outgoing: Outgoing | None = None  # refused once by the socket (zmq.Again): sent next
         self.outbox: deque[list[bytes]] = deque()  # Failed messages for results_in
         self.progress = Progress.on(sys.stderr, settings.progress_s)
@@ -167,6 +174,9 @@ class Ingest:
         self.stack_ready = settings.stack_wait_s == 0
         self.stack_problem = ""  # what is missing now (reported once per change), "" when complete
         self.aborted: str | None = None  # why the run cannot go on (set by abort(), maybe from a thread)
+        self.expander = Expander()
+        self.root: str | None = None  # the deepest folder holding every path read (swept at the end)
+        self.swept = False
 
     def abort(self, reason: str) -> None:
         """Stop the run with exit status 1 and ``reason`` (``make run``: a process of the stack died)."""
@@ -177,6 +187,7 @@ class Ingest:
     def run(self) -> int:
         poller = zmq.Poller()
         poller.register(self.acks, zmq.POLLIN)
+        poller.register(self.pool.fd, zmq.POLLIN)  # a decoding thread has a chunk (or a failure) ready
         if self.settings.stack_wait_s > 0:
             self.watch.start()
         started = time.monotonic()
@@ -188,19 +199,19 @@ class Ingest:
                 log.error("cannot read the list of paths: %s", self.reader.error)
                 return 2
             self.check_stack(now, started)
-            if self.sending is None and self.stack_ready:
+            if self.pool.has_room() and self.stack_ready:
                 self.start_next(now)
             elif not self.stack_ready:
                 self.screen_while_waiting()
-            if self.finished():
+            if self.finished() and not self.sweep():
                 break
-            to_send = (
-                self.outgoing or self.tracker.chunk_resend or (self.sending and self.sending.pcm is not None)
-            )
+            to_send = self.outgoing or self.tracker.chunk_resend or self.pool.has_ready()
             poller.register(self.chunks, zmq.POLLOUT if to_send else 0)
             poller.register(self.results, zmq.POLLOUT if self.outbox else 0)
-            busy = self.sending is None and self.waiting and len(self.tracker.in_flight) < self.max_in_flight
+            busy = self.pool.has_room() and self.waiting and len(self.tracker.in_flight) < self.max_in_flight
             ready = dict(poller.poll(0 if busy else 100))
+            if ready.get(self.pool.fd, 0) & zmq.POLLIN:
+                self.pool.drain_wakeups()  # has_ready() says what is there; the pipe only wakes the poll
             if ready.get(self.chunks, 0) & zmq.POLLOUT:
                 self.send_chunk()
             if ready.get(self.results, 0) & zmq.POLLOUT:
@@ -242,6 +253,8 @@ class Ingest:
             if self.seen.add(path):
                 self.waiting.append(path)
                 self.progress.total += 1
+                folder = os.path.dirname(path)
+                self.root = folder if self.root is None else os.path.commonpath([self.root, folder])
 
     def check_stack(self, now: float, started: float) -> None:
         """Wait for a complete stack at start (abort after stack_wait_s); report one that breaks later."""
@@ -304,7 +317,7 @@ class Ingest:
         return (
             self.reader.eof
             and not self.waiting
-            and self.sending is None
+            and not self.pool.jobs
             and self.outgoing is None
             and not self.outbox
             and not self.tracker.in_flight
@@ -317,52 +330,116 @@ class Ingest:
         for _ in range(NEW_PATHS_PER_TURN):
             if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
                 return
-            track = self.admit(self.waiting.popleft())
-            if track is not None:
-                self.admitted.append(track)
+            self.admitted.extend(self.admit(self.waiting.popleft()))
 
     def start_next(self, now: float) -> None:
-        """Begin the next re-send, or else the next new path if fewer than the cap are in flight."""
+        """Begin re-sends, or else new paths if fewer than the cap are in flight, while a decoding
+        thread is free."""
+        for _ in range(NEW_PATHS_PER_TURN):
+            if not self.pool.has_room() or not self.start_one(now):
+                return
+
+    def start_one(self, now: float) -> bool:
+        """Begin the next re-send, or else the next new path; False if there is nothing to begin."""
         if self.tracker.resend:
             self.begin(self.tracker.resend.popleft(), resend=True)
-            return
+            return True
         if self.admitted:
             if self.progress.first_sent is None:
                 self.progress.first_sent = now
             self.begin(self.admitted.popleft(), resend=False)
-            return
+            return True
         for _ in range(NEW_PATHS_PER_TURN):
             if not self.waiting or len(self.tracker.in_flight) >= self.max_in_flight:
-                return
-            track = self.admit(self.waiting.popleft())
-            if track is not None:
+                return False
+            tracks = self.admit(self.waiting.popleft())
+            if tracks:
                 if self.progress.first_sent is None:
                     self.progress.first_sent = now
-                self.begin(track, resend=False)
-                return
+                self.admitted.extend(tracks[1:])
+                self.begin(tracks[0], resend=False)
+                return True
+        return False
 
-    def admit(self, path: str) -> Track | None:
-        """A new (absolute, distinct) path becomes a track, unless the database says to skip it."""
+    def admit(self, path: str) -> list[Track]:
+        """A new (absolute, distinct) path becomes its tracks (one, or one per track of its CUE
+        sheet), less those the database says to skip; a unit whose audio is stored under
+        another path (moved) or with other tags becomes an update that keeps that row."""
         stored = row_path(path)
         try:
             size, mtime_ns = file_identity(path)
         except DecodeError as exc:
             if self.decide(stored, None, None, str(exc)) == SKIP_FAILED:
                 self.progress.skip(failed_before=True, path=stored, error=str(exc))
-                return None
-            return self.tracker.new(path, stored, -1, -1, error=str(exc))
-        decision = self.decide(stored, size, mtime_ns)
-        if decision != ANALYSE:
-            self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
-            return None
+                return []
+            return [self.tracker.new(path, stored, -1, -1, error=str(exc))]
+        if not self.expander.folder_has_cue(os.path.dirname(path)):
+            # the common case, decided without opening the file: an unchanged file (or cue image
+            # whose sheet is embedded: changing it changes the file) is skipped by size and mtime
+            decision = self.decide(stored, size, mtime_ns)
+            if decision != ANALYSE:
+                self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
+                return []
+            parts = [] if self.settings.force else self.previous.cue_rows(stored)
+            if parts and all(self.decide(key, size, mtime_ns) == SKIP_DONE for key in parts):
+                self.progress.total += len(parts) - 1
+                for key in parts:
+                    self.progress.skip(failed_before=False, path=key)
+                return []
         derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
         if derived and not self.settings.include_derived:
             self.progress.skipped_derived += 1
-            return None
-        track = self.tracker.new(path, stored, size, mtime_ns)
-        if derived:
-            track.derived_from = derived_source(path) or ""
-        return track
+            return []
+        units = self.expander.units(path, stored)
+        self.progress.total += len(units) - 1  # a cue sheet's tracks count one by one
+        tracks, image_id = [], {}
+        conn = None if self.settings.force else self.previous.conn
+        for unit in units:
+            decision = self.decide(unit.key, size, mtime_ns)
+            if decision == SKIP_DONE and meta_changed(unit, conn):
+                decision = ANALYSE
+            if decision != ANALYSE:
+                self.progress.skip(failed_before=decision == SKIP_FAILED, path=unit.key)
+                continue
+            if identify(unit, path, conn, self.expander, image_id) == KEEP:
+                log.debug("%s: same audio as %s, fingerprint kept", describe(unit), unit.keep_from)
+            track = self.tracker.new(
+                path, unit.key, size, mtime_ns, span=unit.span, meta=unit.meta, keep_from=unit.keep_from
+            )
+            if derived:
+                track.derived_from = derived_source(path) or ""
+            tracks.append(track)
+        return tracks
+
+    def sweep(self) -> bool:
+        """Once every path is done: tell the sink which stored rows under the folder of this
+        run's paths have lost their file (``missing_since``), or found it again. True if a
+        sweep went out (the run then waits for its ack)."""
+        if self.swept or self.root is None or self.previous.conn is None or self.stopping is not None:
+            return False
+        self.swept = True
+        try:
+            rows = rows_under(self.previous.conn, self.root)
+        except Exception as exc:  # a locked or damaged database: the sweep waits for the next run
+            log.warning("cannot look for missing files in %s: %s", self.previous.db_path, exc)
+            return False
+        missing, found = [], []
+        for key, since in rows:
+            there = row_file_exists(key)
+            if not there and since is None:
+                missing.append(key)
+            elif there and since is not None:
+                found.append(key)
+        if missing:
+            log.info("%d stored tracks under %s have lost their file", len(missing), self.root)
+        step = protocol.MAX_SWEEP_PATHS
+        now, sent = now_utc(), False
+        for i in range(0, max(len(missing), len(found)), step):
+            part = (missing[i : i + step], found[i : i + step], now)
+            track = self.tracker.new("", f"sweep of {self.root}", -1, -1, sweep=part)
+            self.send_failed(track)
+            sent = True
+        return sent
 
     def decide(self, stored: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         if self.settings.force:
@@ -372,9 +449,13 @@ class Ingest:
         return decision
 
     def begin(self, track: Track, resend: bool) -> None:
+        self.pool.cancel(track)  # still decoding the attempt before (its file changed): that one is void
         if resend:
             what = "audio" if track.error is None else f"failure ({track.error})"
             log.info("re-sending %s of %s (attempt %d): no ack in time", what, track.path, track.attempt + 1)
+        if track.error is None and (track.keep_from is not None or track.sweep is not None):
+            self.send_failed(track)  # an update or a sweep: one message, no audio
+            return
         if track.error is None and resend:
             try:
                 identity = file_identity(track.path)
@@ -387,47 +468,50 @@ class Ingest:
             self.send_failed(track)
             return
         self.tracker.restart(track)
-        chunks = iter_chunks(track.path, track.ref(self.id), self.settings.chunk_s)
-        self.sending = Sending(track, chunks)
-        self.next_chunk()
+        self.pool.start(track, self.track_chunks(track))
+
+    def track_chunks(self, track: Track, first: int = 0) -> Iterator[tuple[ChunkHeader, np.ndarray]]:
+        """The track's chunks as they travel: integer sources as their own integer samples."""
+        return iter_chunks(
+            track.path, track.ref(self.id), self.settings.chunk_s,
+            first=first, span=track.span, dtype="native",
+        )
 
     # ------------------------------------------------------------ sending
 
-    def next_chunk(self) -> None:
-        """Decode the current track's next chunk (or fail the track if decoding fails)."""
-        assert self.sending is not None
-        s = self.sending
-        try:
-            s.header, pcm = next(s.chunks)
-        except DecodeError as exc:
-            self.fail_sending(str(exc))
-            return
-        if pcm.nbytes > self.max_message:
-            self.fail_sending(
-                f"chunk of {pcm.nbytes >> 20} MiB exceeds FPSTREAM_MAX_MESSAGE_MB "
-                f"({self.max_message >> 20}); lower FPSTREAM_CHUNK_S"
-            )
-            return
-        s.pcm = pcm
+    def next_decoded(self) -> Outgoing | None:
+        """The next chunk a decoding thread has ready, numbered; None if none is (a failed track is
+        sent as its Failed instead)."""
+        while (taken := self.pool.take()) is not None:
+            job, item = taken
+            track = job.owner
+            if isinstance(item, DecodeError):
+                self.fail_track(track, str(item))
+                continue
+            header, pcm = item
+            if pcm.nbytes > self.max_message:
+                self.pool.cancel(track)
+                self.fail_track(
+                    track,
+                    f"chunk of {pcm.nbytes >> 20} MiB exceeds FPSTREAM_MAX_MESSAGE_MB "
+                    f"({self.max_message >> 20}); lower FPSTREAM_CHUNK_S",
+                )
+                continue
+            if header.last:
+                track.duration_s = (header.start + header.frames) / header.sample_rate
+                track.warning = header.warning
+                if header.warning:
+                    log.info("%s: %s", track.path, header.warning)
+                self.tracker.sent(track, time.monotonic())
+            return self.numbered(track, header, pcm)
+        return None
 
     def send_chunk(self) -> None:
-        """Send one chunk: a refused one first, then a lost one again, then the next of the track."""
+        """Send one chunk: a refused one first, then a lost one again, then the next decoded one."""
         if self.outgoing is None:
             self.outgoing = self.resend_chunk() if self.tracker.chunk_resend else None
-        if self.outgoing is None and self.sending is not None and self.sending.pcm is not None:
-            s = self.sending
-            assert s.header is not None
-            self.outgoing = self.numbered(s.track, s.header, s.pcm)
-            s.pcm = None
-            if s.header.last:
-                s.track.duration_s = (s.header.start + s.header.frames) / s.header.sample_rate
-                s.track.warning = s.header.warning
-                if s.header.warning:
-                    log.info("%s: %s", s.track.path, s.header.warning)
-                self.tracker.sent(s.track, time.monotonic())
-                self.sending = None
-            else:
-                self.next_chunk()
+        if self.outgoing is None:
+            self.outgoing = self.next_decoded()
         out = self.outgoing
         if out is None:
             return
@@ -451,14 +535,12 @@ class Ingest:
         track = resend.track
         if self.tracker.in_flight.get(track.seq) is not track or track.error is not None:
             return None  # acknowledged, failed or restarted meanwhile
-        if track.deadline is None and (self.sending is None or self.sending.track is not track):
+        if track.deadline is None and self.pool.job_of(track) is None:
             return None  # the whole track is queued to be sent again
         try:
             changed = file_identity(track.path) != (track.size, track.mtime_ns)
             if not changed:
-                chunks = iter_chunks(
-                    track.path, track.ref(self.id), self.settings.chunk_s, first=resend.index
-                )
+                chunks = self.track_chunks(track, first=resend.index)
                 with closing(chunks):
                     header, pcm = next(chunks)
         except (DecodeError, StopIteration):
@@ -471,18 +553,27 @@ class Ingest:
         log.info("re-sending chunk %d of %s (track %d): %s", resend.index, track.path, track.seq, resend.why)
         return self.numbered(track, header, pcm)
 
-    def fail_sending(self, error: str) -> None:
-        assert self.sending is not None
-        self.sending.chunks.close()  # a generator: closes the file
-        track = self.sending.track
-        self.sending = None
+    def fail_track(self, track: Track, error: str) -> None:
+        """Decoding ``track`` failed (its thread has closed the file): it becomes a Failed."""
+        if self.tracker.in_flight.get(track.seq) is not track:
+            return  # acknowledged meanwhile
         log.debug("%s: %s", track.path, error)  # the summary names failed paths with their errors
         track.error = error
         self.send_failed(track)
 
     def send_failed(self, track: Track) -> None:
-        assert track.error is not None
-        self.outbox.append(protocol.encode_failed(protocol.Failed(ref=track.ref(self.id), error=track.error)))
+        """Send the one message of a track that sends no audio: its failure, update or sweep."""
+        ref = track.ref(self.id)
+        if track.error is not None:
+            message = protocol.encode_failed(protocol.Failed(ref=ref, error=track.error))
+        elif track.keep_from is not None:
+            message = protocol.encode_update(protocol.Update(ref=ref, old_path=track.keep_from))
+        else:
+            assert track.sweep is not None
+            missing, found, since = track.sweep
+            sweep = protocol.Sweep(ref=ref, missing=missing, found=found, since=since)
+            message = protocol.encode_sweep(sweep)
+        self.outbox.append(message)
         self.tracker.sent(track, time.monotonic())
 
     # ------------------------------------------------------------ acks
@@ -506,10 +597,13 @@ class Ingest:
             track = self.tracker.acked(ack.track)
             if track is None:
                 continue  # a duplicate ack (the track was re-sent and acknowledged twice)
-            if self.sending is not None and self.sending.track is track:
-                # acknowledged while a re-send is still going out: stop sending it
-                self.sending.chunks.close()
-                self.sending = None
+            # acknowledged while a re-send is still going out: stop sending it
+            self.pool.cancel(track)
+            if track.sweep is not None:
+                continue  # not a track
+            if track.keep_from is not None and track.error is None and ack.status == "done":
+                self.progress.kept += 1
+                continue
             self.progress.finished(
                 ack.status, track.duration_s, track.row_path, track.error, warned=bool(track.warning)
             )
@@ -587,8 +681,7 @@ def main(
         return ingest.run()
     finally:
         ingest.watch.stop()
-        if ingest.sending is not None:
-            ingest.sending.chunks.close()
+        ingest.pool.close()
         previous.close()
         sockets.close(linger_ms=0)
         ctx.term()

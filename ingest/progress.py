@@ -61,6 +61,7 @@ class Progress:
     skipped_done: int = 0  # done before, unchanged
     skipped_failed: int = 0  # failed before, unchanged (not retried)
     skipped_derived: int = 0  # written by fpstream master (audio.derived), not fed without --include-derived
+    kept: int = 0  # moved, renamed or re-tagged: the stored fingerprint was kept, nothing analysed
     audio_s: float = 0.0  # audio seconds of the tracks done in this run
     warned: int = 0  # done in this run, with a warning (e.g. truncated)
     failures: list[Failure] = field(default_factory=list)  # new failures, first SHOWN_FAILURES
@@ -81,7 +82,7 @@ class Progress:
 
     @property
     def finished_count(self) -> int:
-        return self.done + self.failed + self.skipped
+        return self.done + self.failed + self.skipped + self.kept
 
     # ------------------------------------------------------------ events
 
@@ -215,6 +216,8 @@ class Progress:
             out.append(" " * 20 + warned)
         out.append(f"  failed   {self.failed:>6}   new failures in this run")
         out.append(f"  skipped  {self.skipped_done:>6}   done before, unchanged")
+        if self.kept:
+            out.append(f"  kept     {self.kept:>6}   moved, renamed or re-tagged: fingerprint kept")
         out.append(
             f"  skipped  {self.skipped_failed:>6}   failed before, unchanged (not retried; --retry-failed, "
             "or FPSTREAM_RETRY_FAILED=1 for make run, retries them)"

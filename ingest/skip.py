@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from base.fields import FINGERPRINT_VERSION
-from store.readonly import has_tracks, is_current, open_readonly
+from store.readonly import cue_row_keys, has_tracks, is_current, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
 
@@ -78,6 +78,15 @@ class PreviousRun:
         if size is None:  # unreadable now: the same failure as before, or a new one
             return SKIP_FAILED if old_error == error else ANALYSE
         return SKIP_FAILED if (old_size, old_mtime) == (size, mtime_ns) else ANALYSE
+
+    def cue_rows(self, image: str) -> list[str]:
+        """The stored keys of the CUE sheet tracks of ``image`` (none without a database)."""
+        if self.conn is None:
+            return []
+        try:
+            return cue_row_keys(self.conn, image)
+        except sqlite3.Error:
+            return []  # decide() reports a database that cannot be read
 
     def unchanged(self, row_path: str, size: int, mtime_ns: int) -> bool:
         """True when ``row_path`` is already fingerprinted and the file has not changed since."""

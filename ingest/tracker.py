@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from base.protocol import TrackRef
 
@@ -65,6 +66,10 @@ class Track:
     receipted: dict[int, str] = field(default_factory=dict)  # chunk index -> sink instance holding it
     ack_due: float | None = None  # every chunk received: ask again if no ack by then
     ack_probes: int = 0
+    span: tuple[int, int | None] | None = None  # a track of a CUE sheet: its frames of the image (path)
+    meta: dict[str, Any] = field(default_factory=dict)  # protocol.META_FIELDS, stored with the row
+    keep_from: str | None = None  # an Update: the stored row this track takes over (no audio sent)
+    sweep: tuple[list[str], list[str], str] | None = None  # a Sweep (missing, found, since), not a track
 
     @property
     def all_received(self) -> bool:
@@ -83,6 +88,7 @@ class Track:
             path=self.row_path,
             size=self.size,
             mtime_ns=self.mtime_ns,
+            meta=self.meta,
         )
 
 
@@ -241,8 +247,11 @@ class Tracker:
 
     # ------------------------------------------------------------ tracks
 
-    def new(self, path: str, row_path: str, size: int, mtime_ns: int, error: str | None = None) -> Track:
-        track = Track(self._take_seq(), path, row_path, size, mtime_ns, error=error)
+    def new(
+        self, path: str, row_path: str, size: int, mtime_ns: int, error: str | None = None, **unit: Any
+    ) -> Track:
+        """A track in flight; ``unit``: its span, meta, keep_from or sweep (Track's fields)."""
+        track = Track(self._take_seq(), path, row_path, size, mtime_ns, error=error, **unit)
         self.in_flight[track.seq] = track
         return track
 
@@ -281,6 +290,10 @@ class Tracker:
             if track.deadline is None or now < track.deadline:
                 continue
             track.deadline = None
+            if track.sweep is not None and track.audio_sends > self.retries:
+                del self.in_flight[track.seq]  # the sink never answered: no failed row stands for a sweep
+                lost.append(track)
+                continue
             if track.error is None and track.audio_sends > self.retries:
                 track.error = (
                     f"timed out: no result after {track.audio_sends} attempts "

@@ -93,6 +93,20 @@ class Sink:
     async def handle(self, frames: list[zmq.Frame]) -> None:
         try:
             result = protocol.decode_result(frames)
+            if isinstance(result, protocol.Update | protocol.Sweep):
+                first = self.assembler.single(result.ref)
+                if result.seq >= 0:
+                    self.receipts[result.ref.ingest].append(result.seq)
+                if first is True:
+                    try:
+                        await self.perform(result)
+                    except Exception as exc:  # a database error: not acked, so ingest sends it again
+                        log.error("%s of %s failed (will be re-sent): %s: %s", type(result).__name__,
+                                  result.ref.path, type(exc).__name__, exc)
+                        self.assembler.decided.pop((result.ref.ingest, result.ref.track), None)
+                elif isinstance(first, Reack):
+                    await self.publish(first.ack)
+                return
             decision: Decision = (
                 self.assembler.partial(result)
                 if isinstance(result, protocol.Partial)
@@ -111,6 +125,32 @@ class Sink:
             self.add(store.failed_row(decision.ref, decision.error), decision.ref)
         elif isinstance(decision, Reack):
             await self.publish(decision.ack)
+
+    async def perform(self, message: protocol.Update | protocol.Sweep) -> None:
+        """Apply an update or sweep now (after the rows already waiting: order is kept), then ack it.
+
+        An update whose row is gone (pruned meanwhile) becomes a failed row without size or
+        mtime, so that the next run analyses the file."""
+        if self.pending:
+            await self.commit()
+        ref = message.ref
+        if isinstance(message, protocol.Sweep):
+            await store.mark_missing(self.db, message.missing, message.found, message.since)
+            status = "done"
+        else:
+            status = await store.apply_update(self.db, ref, message.old_path) or ""
+            if not status:
+                error = f"its fingerprint (stored as {message.old_path}) was removed before it could be kept"
+                log.warning("%s: %s", ref.path, error)
+                unknown = protocol.TrackRef(ref.ingest, ref.track, ref.attempt, ref.path, -1, -1, ref.meta)
+                await store.upsert(self.db, [store.failed_row(unknown, error)])
+                status = "failed"
+            elif message.old_path != ref.path:
+                log.info("%s: moved from %s, fingerprint kept", ref.path, message.old_path)
+        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status=status)
+        self.committed[status] += 1
+        self.assembler.committed(ack)
+        await self.publish(ack)
 
     async def fingerprint(self, track: Complete) -> None:
         row = await asyncio.get_running_loop().run_in_executor(self.executor, compute_row, track)

@@ -127,6 +127,18 @@ class Assembler:
         self._decide(key)
         return f
 
+    def single(self, ref: TrackRef) -> bool | Reack | None:
+        """A one-message unit (an update or a sweep): True the first time (perform it), else the
+        duplicate's answer (a Reack once performed, None while it is being performed)."""
+        key = key_of(ref)
+        if key in self.decided:
+            self.duplicates += 1
+            ack = self.decided[key]
+            return Reack(ack) if ack is not None else None
+        self.assembling.pop(key, None)
+        self._decide(key)
+        return True
+
     def committed(self, ack: Ack) -> None:
         """The track's row is in the database: duplicates from now on are re-acknowledged."""
         self.decided[(ack.ingest, ack.track)] = ack

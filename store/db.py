@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, TRACK_COLUMNS
+from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, META_COLUMNS, TRACK_COLUMNS
 from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
@@ -52,9 +52,20 @@ MIGRATIONS: dict[int, Sequence[str]] = {
             for event in ("INSERT", "UPDATE", "DELETE")
         ),
     ),
-    # v6 (4 and 5 belong to other branches: CONTRACTS.md): the source of a file fpstream master
-    # wrote, when it is fed on purpose (ingest --include-derived; audio.derived)
-    6: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
+    # v4: content identity, missing files, CUE sheet tracks (docs/cue-and-moves.md)
+    4: (
+        "ALTER TABLE tracks ADD COLUMN content_id TEXT",
+        "ALTER TABLE tracks ADD COLUMN missing_since TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_track INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_start INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_end INTEGER",
+        "ALTER TABLE tracks ADD COLUMN cue_title TEXT",
+        "ALTER TABLE tracks ADD COLUMN cue_performer TEXT",
+        "CREATE INDEX tracks_content ON tracks (content_id)",
+    ),
+    # v5: the source of a file fpstream master wrote, when it is fed on purpose
+    # (ingest --include-derived; audio.derived)
+    5: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -94,9 +105,11 @@ async def migrate(db: aiosqlite.Connection) -> int:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
+            for statement in MIGRATIONS[target]:
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {target}")
             await db.commit()
@@ -117,9 +130,11 @@ def create_schema(conn: sqlite3.Connection) -> None:
     version = int(row[0]) if row else 0
     _check_version(version)
     for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in MIGRATIONS:
+            continue  # a version another branch uses (CONTRACTS.md): renumbered at merge
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS.get(target, ()):  # a step another branch holds: nothing here
+            for statement in MIGRATIONS[target]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.commit()
@@ -129,9 +144,74 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
 
 async def upsert(db: aiosqlite.Connection, rows: Sequence[Row]) -> None:
-    """Write rows (as made by done_row/failed_row) in one transaction."""
+    """Write rows (as made by done_row/failed_row) in one transaction.
+
+    A track of a CUE sheet replaces the row of its image as one file (stored before the
+    sheet was there): the image is not also a track."""
     await db.executemany(UPSERT, [row.as_tuple() for row in rows])
+    images = {(cue_image(row.path),) for row in rows if row.cue_track is not None}
+    if images:
+        await db.executemany("DELETE FROM tracks WHERE path = ?", sorted(images))
     await db.commit()
+
+
+def cue_key(image: str, number: int) -> str:
+    """The row key of track ``number`` of the CUE sheet of ``image``: ``<image>#<NN>``."""
+    return f"{image}#{number:02d}"
+
+
+def cue_image(key: str) -> str:
+    """The image path of a cue track's row key (:func:`cue_key`)."""
+    return key.rsplit("#", 1)[0]
+
+
+_UPDATE = (
+    "UPDATE tracks SET path = ?, size = ?, mtime_ns = ?, missing_since = NULL, "
+    + ", ".join(f"{c} = ?" for c in META_COLUMNS)
+    + " WHERE path = ?"
+)
+
+
+async def apply_update(db: aiosqlite.Connection, ref: TrackRef, old_path: str) -> str | None:
+    """Give the row of ``old_path`` to ``ref`` (a moved file, or new tags on the same audio):
+    new path, size, mtime and meta, values kept. Returns the row's status, or None when there
+    is no row at ``old_path`` (nor one already moved to ``ref.path`` with the same content):
+    the caller then has nothing to keep. One transaction."""
+    meta = [ref.meta.get(c) for c in META_COLUMNS]
+    try:
+        if old_path != ref.path:
+            async with db.execute("SELECT 1 FROM tracks WHERE path = ?", (old_path,)) as cur:
+                if await cur.fetchone() is not None:
+                    # a failed row (or an old one) at the new path gives way to the moved one
+                    await db.execute("DELETE FROM tracks WHERE path = ?", (ref.path,))
+        await db.execute(_UPDATE, (ref.path, _known(ref.size), _known(ref.mtime_ns), *meta, old_path))
+        async with db.execute(
+            "SELECT status, content_id FROM tracks WHERE path = ?", (ref.path,)
+        ) as cur:
+            found = await cur.fetchone()
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    if found is None or found[1] != ref.meta.get("content_id"):
+        return None
+    return str(found[0])
+
+
+async def mark_missing(
+    db: aiosqlite.Connection, missing: Sequence[str], found: Sequence[str], since: str
+) -> None:
+    """Set ``missing_since`` on the rows of ``missing`` (kept if already set), clear it on ``found``."""
+    try:
+        await db.executemany(
+            "UPDATE tracks SET missing_since = COALESCE(missing_since, ?) WHERE path = ?",
+            [(since, p) for p in missing],
+        )
+        await db.executemany("UPDATE tracks SET missing_since = NULL WHERE path = ?", [(p,) for p in found])
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
 
 
 def now_utc() -> str:
@@ -163,6 +243,13 @@ class Row:
     fingerprint_version: int
     values: dict[str, float] | None = None
     warning: str | None = None
+    content_id: str | None = None  # v4: what a moved or re-tagged file keeps (audio/identity.py)
+    missing_since: str | None = None  # v4: set by a run's sweep; a row written now has its file
+    cue_track: int | None = None  # v4: a track of a CUE sheet (path "<image>#<NN>")
+    cue_start: int | None = None
+    cue_end: int | None = None
+    cue_title: str | None = None
+    cue_performer: str | None = None
     derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -214,7 +301,13 @@ def done_row(
         values=floats,
         warning=warning or None,
         derived_from=derived_from or None,
+        **_meta(ref),
     )
+
+
+def _meta(ref: TrackRef) -> dict[str, Any]:
+    """The row's ``content_id`` and cue columns, from the track's ``meta``."""
+    return {name: ref.meta.get(name) for name in META_COLUMNS}
 
 
 def failed_row(ref: TrackRef, error: str) -> Row:
@@ -229,6 +322,7 @@ def failed_row(ref: TrackRef, error: str) -> Row:
         channels=None,
         analyzed_at=now_utc(),
         fingerprint_version=FINGERPRINT_VERSION,
+        **_meta(ref),
     )
 
 

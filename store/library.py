@@ -147,6 +147,11 @@ def not_current_version(path: str) -> str:
     )
 
 
+def has_column(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether ``tracks`` has the column ``name`` (a database the sink has not migrated yet may not)."""
+    return any(row[1] == name for row in conn.execute(f"PRAGMA table_info({TABLE})"))
+
+
 def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows per ``status`` (``done``, ``failed``), zeros included."""
     counts = {"done": 0, "failed": 0}
@@ -184,6 +189,9 @@ def load_features(conn: sqlite3.Connection | str | os.PathLike[str], batch: int 
     ``conn``: an open connection (:func:`connect`), or the database file's path
     (opened read-only with :func:`connect` and closed again).
 
+    Rows whose file a run found gone (``missing_since`` set) are left out until it is back:
+    a moved file's row is taken over by its new path, a deleted one must not be suggested.
+
     Streams the rows in batches (memory stays near the size of the matrix,
     8 bytes x 25 per track) and sorts by path in Python, which is faster than
     ``ORDER BY`` over the primary-key index: about 0.4 s per 100 000 rows.
@@ -207,8 +215,9 @@ def _read_features(conn: sqlite3.Connection, batch: int) -> Features:
     cols = ", ".join(FEATURES)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here
+    present = "AND missing_since IS NULL" if has_column(conn, "missing_since") else ""
     cursor.execute(
-        f"SELECT path, {cols} FROM {TABLE} WHERE status = 'done' AND fingerprint_version = ?",
+        f"SELECT path, {cols} FROM {TABLE} WHERE status = 'done' AND fingerprint_version = ? {present}",
         (FINGERPRINT_VERSION,),
     )
     paths: list[str] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from base.fields import FINGERPRINT_VERSION
+from base.fields import FINGERPRINT_VERSION, META_COLUMNS
 
 #: The table the sink keeps one row per path in.
 TABLE = "tracks"
@@ -35,3 +35,41 @@ def is_current(
     (nanoseconds) and the current fingerprint version. The one rule ingest (skip on
     re-run) and ``fpstream master`` (reuse the library's fingerprint) both apply."""
     return (stored_size, stored_mtime_ns, stored_version) == (size, mtime_ns, FINGERPRINT_VERSION)
+
+
+def stored_meta(conn: sqlite3.Connection, path: str) -> dict[str, object] | None:
+    """The content identity and cue columns of the row at ``path`` (None: no such row)."""
+    found = conn.execute(f"SELECT {', '.join(META_COLUMNS)} FROM {TABLE} WHERE path = ?", (path,)).fetchone()
+    return None if found is None else dict(zip(META_COLUMNS, found, strict=True))
+
+
+def current_rows_with_content(conn: sqlite3.Connection, content_id: str) -> list[str]:
+    """Paths of the ``done`` rows of the current fingerprint version whose content identity is
+    ``content_id`` (index ``tracks_content``), sorted."""
+    rows = conn.execute(
+        f"SELECT path FROM {TABLE} WHERE content_id = ? AND status = 'done' AND fingerprint_version = ? "
+        "ORDER BY path",
+        (content_id, FINGERPRINT_VERSION),
+    )
+    return [p for (p,) in rows]
+
+
+def rows_under(conn: sqlite3.Connection, folder: str) -> list[tuple[str, str | None]]:
+    """``(path, missing_since)`` of every ``done`` row whose path lies under ``folder`` (a
+    directory): the rows queries use (a failed row has no fingerprint to suggest)."""
+    prefix = folder.rstrip("/") + "/"
+    rows = conn.execute(
+        f"SELECT path, missing_since FROM {TABLE} WHERE status = 'done' AND substr(path, 1, ?) = ?",
+        (len(prefix), prefix),
+    )
+    return [(p, m) for p, m in rows]
+
+
+def cue_row_keys(conn: sqlite3.Connection, image: str) -> list[str]:
+    """The keys of the stored tracks of ``image``'s CUE sheet (``<image>#<NN>``), sorted: a range
+    of the primary key ('$' follows '#'), so one index seek."""
+    rows = conn.execute(
+        f"SELECT path FROM {TABLE} WHERE path > ? AND path < ? AND cue_track IS NOT NULL ORDER BY path",
+        (image + "#", image + "$"),
+    )
+    return [p for (p,) in rows]

@@ -26,7 +26,7 @@ import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
 from audio.readers import open_reader
-from base.fields import BANDS, FEATURES
+from base.fields import BANDS, FEATURES, TRACK_COLUMNS
 from fpstream.cli import main
 from store.db import COLUMNS, MIGRATIONS, SCHEMA_VERSION, create_schema
 from tests.stack_harness import Stack
@@ -416,7 +416,7 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     conn.commit()
     create_schema(conn)  # what the sink's migrate does, for a plain connection
     columns = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]
-    assert columns == list(COLUMNS) and columns[-1] == "warning"
+    assert columns == list(COLUMNS) and columns[len(TRACK_COLUMNS) + len(FEATURES)] == "warning"
     assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
         ("/music/a.mp3", "file not found", None)
     ]

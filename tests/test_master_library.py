@@ -18,7 +18,7 @@ from tests.master_audio import kick_mix
 from tests.stack_harness import Stack
 from tests.test_formats import SR, encode
 
-# name -> (PyAV encoder or None for libsndfile, suffix, bit rate): the formats issue 24 names.
+# name -> (PyAV encoder or None for libsndfile, suffix, bit rate): the formats the library fingerprints.
 FORMATS: dict[str, tuple[str | None, str, int | None]] = {
     "flac": ("flac", ".flac", None),
     "wav": (None, ".wav", None),

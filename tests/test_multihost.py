@@ -156,7 +156,9 @@ class Operator:
     def feed(self, files: list[Path], during: object = None, timeout_s: float = 180.0) -> str:
         """`fpstream feed` on host a (ingest, paths on stdin) to the end; returns its log."""
         with open(self.stack.write_paths(files), "rb") as stdin:
-            ingest = self.spawn("a", "ingest", env=self.env("a"), stdin=stdin)
+            # three tracks decode at once (ingest's decode pool): nothing may be lost or doubled by it
+            env = {**self.env("a"), "FPSTREAM_DECODE_THREADS": "3"}
+            ingest = self.spawn("a", "ingest", env=env, stdin=stdin)
         if during is not None:
             during()
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sqlite3
 import time
 from datetime import datetime
@@ -58,7 +59,7 @@ def test_files_of_every_kind_become_rows(stack: Stack, tmp_path: Path) -> None:
     assert (summary["finished"], summary["total"], summary["done"], summary["failed"]) == ("5", "5", "4", "1")
 
 
-def test_rerun_skips_unchanged_files_force_and_touch_re_analyse(stack: Stack, tmp_path: Path) -> None:
+def test_rerun_skips_unchanged_files_force_re_analyses_touch_keeps(stack: Stack, tmp_path: Path) -> None:
     files = [write_audio(tmp_path / f"{i}.flac", 2.0, seed=10 + i) for i in range(3)]
     assert stack.ingest(files).returncode == 0
     first = {p: r["analyzed_at"] for p, r in stack.rows().items() if p.startswith(str(tmp_path))}
@@ -74,7 +75,9 @@ def test_rerun_skips_unchanged_files_force_and_touch_re_analyse(stack: Stack, tm
     touched = stack.ingest(files)
     assert last_progress(touched.stderr)["skipped"] == "2"
     rows = stack.rows()
-    assert rows[str(files[0])]["analyzed_at"] != first[str(files[0])]
+    # the same audio (content identity) is not analysed again; the row gets the new mtime
+    assert rows[str(files[0])]["analyzed_at"] == first[str(files[0])]
+    assert re.search(r"kept +1 +moved, renamed or re-tagged", touched.stderr), touched.stderr
     assert rows[str(files[0])]["mtime_ns"] == os.stat(files[0]).st_mtime_ns
     assert [rows[str(f)]["analyzed_at"] for f in files[1:]] == [first[str(f)] for f in files[1:]]
 

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,9 @@ class StackMonitor(threading.Thread):
         self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
 
+    def mark(self) -> None:
+        """The paths are being fed (start-up is over); a subclass may take a snapshot here."""
+
     def descendants(self) -> set[int]:
         children: defaultdict[int, list[int]] = defaultdict(list)
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -174,15 +178,24 @@ def tree_env(root: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root)}
 
 
-def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) -> StackRun:
+def run_stack(
+    paths: list[Path],
+    analyzers: int,
+    db: Path,
+    root: Path = ROOT,
+    monitor_type: Callable[[int], StackMonitor] = StackMonitor,
+    extra_env: dict[str, str] | None = None,
+) -> StackRun:
     """``make run``'s runner over ``paths``: its wall time, the time once it was ready, and peak RSS (MB)
-    and CPU seconds per process."""
+    and CPU seconds per process. ``monitor_type`` may record more (``mark()`` is called when the
+    paths are fed)."""
     env = {
         **tree_env(root),
         "FPSTREAM_DB": str(db),
         "FPSTREAM_BROKER": f"ipc://{tempfile.mkdtemp()}/rt",
         "FPSTREAM_LOG_LEVEL": "INFO",  # the analyzers' "ready" lines
         "XDG_STATE_HOME": tempfile.mkdtemp(),  # the stack's log: fpstream/stack.log in there
+        **(extra_env or {}),
     }
     stack_log = Path(env["XDG_STATE_HOME"]) / "fpstream" / "stack.log"
     t0 = time.perf_counter()
@@ -198,7 +211,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
         cwd=root,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    monitor = StackMonitor(proc.pid)
+    monitor = monitor_type(proc.pid)
     monitor.start()
     ready = threading.Event()
     fed_at: list[float] = []
@@ -207,6 +220,7 @@ def run_stack(paths: list[Path], analyzers: int, db: Path, root: Path = ROOT) ->
         # Paths go in once every analyzer has warmed its kernels, so ``fed`` leaves start-up out.
         if ready.wait(READY_TIMEOUT_S):
             fed_at.append(time.perf_counter())
+            monitor.mark()
         try:
             proc.stdin.write("\n".join(map(str, paths)) + "\n")
             proc.stdin.close()
@@ -532,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     row("similar: one query over 100 000 rows", "", similarity_ms())
 
-    print("\nTargets (issue 15), this tree:\n\n| target | figure | |\n|---|---|---|")
+    print("\nTargets, this tree:\n\n| target | figure | |\n|---|---|---|")
     me = trees[-1][0]
     if (me, 2) in runs and runs[me, 2].fed is not None:
         ratio = runs[me, 2].fed / floors[me, 2]
