@@ -38,16 +38,6 @@ PERIODICITY_WIN = 512  # frames (11.9 s) per local autocorrelation: room for 4 p
 PERIODICITY_HOP = 128  # frames
 HARMONIC_WEIGHTS = (1.0, 0.75, 0.5, 0.25)  # of a period's multiples 1..4 in its evidence
 PERIODICITY_THRESHOLD = 0.15  # evidence below which a track has no steady beat (see docs/analysis.md)
-# The octave decision by beat parity (see :func:`octave_by_parity`): the level is doubled when
-# the pulses between its beats carry at least PARITY_UP of the beats' onset strength, halved
-# when every other beat carries less than PARITY_DOWN of the others'. Chosen on the tuning
-# set (docs/evaluation.md): 90-100 BPM tracks there whose peers agree on the slower level
-# reach 0.94 at double speed (PARITY_UP 0.80 or 0.90 doubles them: Accuracy1 0.91, 0.93
-# against 0.96 from 0.95 on), and no track read at the right level falls below PARITY_DOWN;
-# the gap between them is the margin that keeps the choice stable.
-PARITY_UP, PARITY_DOWN = 0.95, 0.58
-FAST_MAX_BPM = 210.0  # the fastest beat the parity rule doubles to (rock is played up to ~200 BPM)
-PARITY_MIN_BEATS = 8  # fewer tracked beats tell nothing about their parity
 ONSET_DELTA_STD = 0.8  # onset threshold above the local mean, in the envelope's standard deviations
 
 
@@ -168,56 +158,8 @@ def tempo_and_strength(onset: np.ndarray) -> tuple[float, float]:
     if strength < PERIODICITY_THRESHOLD:
         return 0.0, strength
     period = _refine_period(_autocorrelation(onset), chosen)
-    bpm = octave_by_parity(onset, 60.0 * FPS / period)
+    bpm = 60.0 * FPS / period
     return float(min(BPM_MAX, max(BPM_MIN, bpm))), strength
-
-
-def beat_parity(onset: np.ndarray, bpm: float) -> float:
-    """How alike every other beat is: beats tracked at ``bpm`` (:func:`beat_frames`), the
-    onset envelope's peak within ±2 frames (±46 ms) of each, and the smaller of the mean
-    peak of the even and of the odd beats over the larger (1.0: all beats alike; near 0: only
-    every other beat has an onset). NaN with fewer than :data:`PARITY_MIN_BEATS` beats."""
-    beats = beat_frames(onset, bpm)
-    if len(beats) < PARITY_MIN_BEATS:
-        return float("nan")
-    idx = np.clip(np.round(beats).astype(np.int64), 0, len(onset) - 1)
-    win = np.lib.stride_tricks.sliding_window_view(np.pad(onset, 2), 5)
-    peaks = win[idx].max(axis=1)
-    even, odd = float(peaks[0::2].mean()), float(peaks[1::2].mean())
-    hi = max(even, odd)
-    return min(even, odd) / hi if hi > 0 else float("nan")
-
-
-def octave_by_parity(onset: np.ndarray, bpm: float) -> float:
-    """The tempo at the metrical level a listener taps: ``bpm`` doubled or halved by beat parity.
-
-    Periodicity cannot tell a beat from its double or half: fast rock at 180 BPM (kick and
-    snare alternate on the beats) repeats every two beats as strongly as 90 BPM rock repeats
-    every beat, and the 120 BPM prior picks 90. What tells them apart is what falls between
-    the beats. At the true beat the pulses between two beats of the slower level (the
-    off-beats at half the tempo) are drums as strong as the beats; at double the true tempo
-    every other pulse is only a hi-hat's eighth note or nothing. So:
-
-    - **up** when ``2·bpm`` ≤ :data:`FAST_MAX_BPM` and the beats tracked at ``2·bpm`` are
-      alike (:func:`beat_parity` ≥ :data:`PARITY_UP`): 180-200 BPM rock whose kick and
-      snare are equally strong reads 180-200. The threshold is high because real music at
-      90-100 BPM with even eighth notes (synth pulses, arpeggios) reaches 0.94: with a lower
-      one it would read double;
-    - **down** when ``bpm / 2`` ≥ :data:`BPM_MIN` and every other beat at ``bpm`` is weak
-      (parity < :data:`PARITY_DOWN`): a 60 BPM ballad's sixteenth hi-hats do not make it 120;
-    - otherwise ``bpm``. The gap between the two thresholds is the margin: a level whose
-      parity sits between them stays as the periodicity chose it, and a copy of the track
-      in another format cannot flip the decision by a small change of parity.
-    """
-    if 2.0 * bpm <= FAST_MAX_BPM:
-        up = beat_parity(onset, 2.0 * bpm)
-        if up >= PARITY_UP:
-            return 2.0 * bpm
-    if bpm / 2.0 >= BPM_MIN:
-        here = beat_parity(onset, bpm)
-        if here < PARITY_DOWN:
-            return bpm / 2.0
-    return bpm
 
 
 def _peak_centroid(ac: np.ndarray, centre: float, reach: float) -> float | None:
