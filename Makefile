@@ -1,5 +1,6 @@
-# fpstream: `make run` (paths on stdin) and `make test`. Both set up .venv first.
+# fpstream: `make run` (a folder, or paths on stdin) and `make test`. Both set up .venv first.
 #
+#   make run MUSIC=~/Music                   walk a folder (spaces in its name are fine)
 #   find ~/Music -type f -name '*.flac' | make run ANALYZERS=4
 #   make test
 #
@@ -13,6 +14,8 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.fpstream-installed
 WARM      := $(VENV)/.fpstream-kernels
 TEST_STAMP := $(VENV)/.fpstream-test-installed
+MUSIC     ?=
+LIST_IGNORED ?=
 ANALYZERS ?= $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
 .PHONY: run test lint setup
@@ -37,7 +40,7 @@ $(WARM): $(STAMP) $(wildcard dsp/*.py)
 	@touch $@
 
 run: $(WARM)
-	@$(PYTHON) -m ingest.run --analyzers $(ANALYZERS)
+	@$(PYTHON) -m ingest.run --analyzers $(ANALYZERS) $(if $(LIST_IGNORED),--list-ignored) -- $(if $(MUSIC),"$(MUSIC)")
 
 test: $(WARM) $(TEST_STAMP)
 	$(PYTHON) -m pytest -q

@@ -206,6 +206,12 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: analyse files that failed before even if unchanged (also `--retry-failed`)",
     ),
     Setting(
+        "FPSTREAM_LIST_IGNORED",
+        "`0`",
+        "ingest",
+        "`1`: name the files that are not audio in the summary (also `--list-ignored`; docs/library.md)",
+    ),
+    Setting(
         "FPSTREAM_INCLUDE_DERIVED",
         "`0`",
         "ingest",

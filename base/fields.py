@@ -195,4 +195,23 @@ CUE_COLUMNS: tuple[str, ...] = ("cue_track", "cue_start", "cue_end", "cue_title"
 META_COLUMNS: tuple[str, ...] = ("content_id", *CUE_COLUMNS)  # from TrackRef.meta
 #   derived_from: the source path of a file ``fpstream master`` wrote (its mark, ``audio.derived``),
 #   stored when such a file is fed on purpose (``fpstream feed --include-derived``); NULL otherwise.
-ADDED_COLUMNS: tuple[str, ...] = ("warning", "content_id", "missing_since", *CUE_COLUMNS, "derived_from")
+#   title ... musicbrainz_release_id (v6): the file's tags as ingest read them (audio/tags.py), NULL when
+#   the file has none; tags_read (v6): 1 once ingest has read the file's tags for this row (rows from
+#   before v6 have 0 and get their tags on the next run, without being analysed again).
+TAG_COLUMNS: tuple[str, ...] = (
+    "title",
+    "artist",
+    "album_artist",
+    "album",
+    "track_number",
+    "disc_number",
+    "date",
+    "genre",
+    "musicbrainz_recording_id",
+    "musicbrainz_release_id",
+)
+#: The tag columns that hold integers (the others are text).
+INTEGER_TAGS: frozenset[str] = frozenset({"track_number", "disc_number"})
+ADDED_COLUMNS: tuple[str, ...] = (
+    "warning", "content_id", "missing_since", *CUE_COLUMNS, "derived_from", *TAG_COLUMNS, "tags_read"
+)  # fmt: skip

@@ -44,6 +44,12 @@ messages by their ``v``, loudly, instead of half-understanding them):
   (``missing``: set ``missing_since``) or back (``found``: clear it), acked
   like a track.
 
+Version 4 added the track's tags (``audio/tags.py``; title, artist, album...): an optional
+``tags`` map on the last chunk, which the analyzer copies into the last partial, and a new
+kind, ``tags`` (ingest -> broker -> sink, ``[header]``): the tags of a file already
+analysed and unchanged whose row has none yet (a row from before tags were read); the sink
+writes them into the row, analyses nothing, and acknowledges it like a track.
+
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
 """
@@ -56,18 +62,23 @@ from typing import Any
 import msgpack
 import numpy as np
 
-VERSION = 3
+from base.fields import INTEGER_TAGS, TAG_COLUMNS
+
+VERSION = 4
 
 KIND_CHUNK = "chunk"
 KIND_PARTIAL = "partial"
 KIND_FAILED = "failed"
 KIND_ACK = "ack"
 KIND_RECEIPT = "receipt"
+KIND_TAGS = "tags"
 KIND_UPDATE = "update"
 KIND_SWEEP = "sweep"
 MAX_SWEEP_PATHS = 2_000  # paths per sweep message
+KINDS = (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_UPDATE, KIND_SWEEP, KIND_TAGS)
 NO_SEQ = -1  # a failure that no chunk caused (ingest could not decode the file)
 MAX_RECEIPT_SEQS = 10_000  # seq numbers per receipt message
+MAX_TAG_CHARS = 4000  # characters of one tag value on the wire (audio/tags.py keeps 1000)
 
 PCM_DTYPE = np.dtype("<f4")  # a decoder's float samples (lossy codecs), full scale ±1
 #: Every dtype a chunk's PCM may have: float32, or a decoder's own integer samples (exact).
@@ -180,6 +191,8 @@ class ChunkHeader:
     # Last chunk only: the source path in the mark of a file fpstream master wrote, when it is fed
     # on purpose (``--include-derived``), stored in ``derived_from``; "" = not derived. Optional.
     derived_from: str = ""
+    # Last chunk only: the file's tags ({column: value}, base.fields.TAG_COLUMNS); optional on the wire.
+    tags: dict[str, str | int] = field(default_factory=dict)
 
     @property
     def total_frames(self) -> int:
@@ -197,6 +210,7 @@ class Partial:
     channels: int
     body: dict[str, Any] = field(repr=False)
     seq: int = NO_SEQ  # the chunk's, copied by the analyzer
+    tags: dict[str, str | int] = field(default_factory=dict)  # the last chunk's, copied by the analyzer
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,14 @@ class Failed:
     ref: TrackRef
     error: str
     seq: int = NO_SEQ  # the chunk that failed, if a chunk did
+
+
+@dataclass(frozen=True)
+class TagsUpdate:
+    """The tags of a file whose row is done and current but has none yet: written, not analysed."""
+
+    ref: TrackRef
+    tags: dict[str, str | int]
 
 
 @dataclass(frozen=True)
@@ -259,6 +281,10 @@ def encode_update(update: Update) -> list[bytes]:
 
 def encode_sweep(sweep: Sweep) -> list[bytes]:
     return [_pack(KIND_SWEEP, asdict(sweep))]
+
+
+def encode_tags(update: TagsUpdate) -> list[bytes]:
+    return [_pack(KIND_TAGS, asdict(update))]
 
 
 def encode_ack(ack: Ack) -> list[bytes]:
@@ -373,7 +399,7 @@ def message_kind(frames: list[Any]) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty message")
     msg = _unpack(frames[0])
     kind = msg.get("kind")
-    if kind not in (KIND_CHUNK, KIND_PARTIAL, KIND_FAILED, KIND_ACK, KIND_RECEIPT, KIND_UPDATE, KIND_SWEEP):
+    if kind not in KINDS:
         raise ProtocolError(f"unknown message kind {kind!r}")
     return kind, msg
 
@@ -399,6 +425,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
         derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
+        tags=_tags(msg),
     )
     if header.dtype not in PCM_DTYPES:
         raise ProtocolError(f"unsupported dtype {header.dtype!r} (expected one of {sorted(PCM_DTYPES)})")
@@ -430,11 +457,32 @@ def decode_partial(msg: dict[str, Any]) -> Partial:
         channels=ch,
         body=_get(msg, "body", dict),
         seq=_get(msg, "seq", int),
+        tags=_tags(msg),
     )
 
 
 def decode_failed(msg: dict[str, Any]) -> Failed:
     return Failed(ref=_track_ref(msg), error=_get(msg, "error", str), seq=_get(msg, "seq", int))
+
+
+def _tags(msg: dict[str, Any]) -> dict[str, str | int]:
+    """The optional ``tags`` map: known columns only, text or positive integers as each column is."""
+    if "tags" not in msg:
+        return {}
+    tags = _get(msg, "tags", dict)
+    for key, value in tags.items():
+        if key not in TAG_COLUMNS:
+            raise ProtocolError(f"unknown tag {key!r}")
+        if key in INTEGER_TAGS:
+            if type(value) is not int or not 0 < value < 1 << 31:
+                raise ProtocolError(f"tag {key!r} must be a positive integer")
+        elif not isinstance(value, str) or len(value) > MAX_TAG_CHARS:
+            raise ProtocolError(f"tag {key!r} must be text of at most {MAX_TAG_CHARS} characters")
+    return tags
+
+
+def decode_tags(msg: dict[str, Any]) -> TagsUpdate:
+    return TagsUpdate(ref=_track_ref(msg), tags=_tags(msg))
 
 
 def _path_list(msg: dict[str, Any], key: str) -> list[str]:
@@ -444,9 +492,9 @@ def _path_list(msg: dict[str, Any], key: str) -> list[str]:
     return paths
 
 
-def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep:
+def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep | TagsUpdate:
     """What goes towards the sink: one frame, a partial or a failed track (analyzer or ingest),
-    or an update or sweep of stored rows (ingest)."""
+    an update or sweep of stored rows, or a tags-only update (ingest)."""
     kind, msg = message_kind(frames)
     if len(frames) != 1:
         raise ProtocolError(f"{kind} message has {len(frames)} frames, expected 1")
@@ -464,7 +512,9 @@ def decode_result(frames: list[Any]) -> Partial | Failed | Update | Sweep:
             since=_get(msg, "since", str),
             seq=_get(msg, "seq", int),
         )
-    raise ProtocolError(f"expected a partial, failed, update or sweep message, got {kind!r}")
+    if kind == KIND_TAGS:
+        return decode_tags(msg)
+    raise ProtocolError(f"expected a partial, failed, update, sweep or tags message, got {kind!r}")
 
 
 def decode_status(frame: Any) -> dict[str, Any]:

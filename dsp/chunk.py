@@ -126,7 +126,14 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
     if header.derived_from:
         body["derived_from"] = header.derived_from  # so does the source of a mastered file
     return Partial(
-        header.ref, header.index, header.last, header.sample_rate, header.channels, body, seq=header.seq
+        header.ref,
+        header.index,
+        header.last,
+        header.sample_rate,
+        header.channels,
+        body,
+        seq=header.seq,
+        tags=header.tags,  # the file's tags (last chunk only) travel on to the stored row
     )
 
 

@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.identity import content_id
 from audio.paths import stored_path
+from audio.tags import read_tags
 from base.protocol import (
     DEFAULT_CHUNK_S,
     PREROLL_S,
@@ -152,4 +153,5 @@ def _analyze(
     while pending:
         if (failed := collect()) is not None:
             return fail(failed.error)
-    return store.track_row(ref, sample_rate, channels, fingerprint_or_error(bodies, sample_rate, channels))
+    merged = fingerprint_or_error(bodies, sample_rate, channels)
+    return store.track_row(ref, sample_rate, channels, merged, read_tags(real))  # tags as ingest reads them

@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from audio.paths import format_of, stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
+from fpstream.names import display_name
 from fpstream.percentiles import percentile_ranks
 from fpstream.playlist import album_walk, gather, steered_path_to
 from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, robust_scale, weight_vector
@@ -51,6 +52,7 @@ from store.library import (
     load_features,
     load_listing,
     not_current_version,
+    tags_of,
 )
 
 _DETAIL_COLUMNS = "path, size, duration_s, sample_rate, channels"
@@ -139,6 +141,14 @@ class DuplicateMember:
     duration_s: float | None
     sample_rate: int | None
     channels: int | None
+    artist: str | None = None  # tags (None when the file has none; artist: else the album artist)
+    title: str | None = None
+    album: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """``Artist - Title`` from the tags, else the file name without its suffix."""
+        return display_name(self)
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,15 @@ class Library:
                 "(moved files keep their fingerprint once a run meets them at their new path)"
             )
         return self.features.index_of(row["path"])
+
+    def _tags(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        """``{path: {artist, title, album}}`` of ``paths`` (artist: the album artist if no artist)."""
+        with closing(self._connect()) as conn:
+            rows = tags_of(conn, paths)
+        return {
+            p: {"artist": t["artist"] or t["album_artist"], "title": t["title"], "album": t["album"]}
+            for p, t in rows.items()
+        }
 
     def _details(self) -> dict[str, tuple[Any, ...]]:
         with closing(self._connect()) as conn:
@@ -413,6 +432,7 @@ class Library:
         groups = []
         with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
             found = duplicate_groups(emb, max_distance)
+        tags = self._tags([self.features.paths[r] for group in found for r in group.rows])
         for number, group in enumerate(found, start=1):
             # The largest file first (usually the lossless one): distances are measured from it.
             rows = sorted(group.rows, key=lambda r: (-(details[self.features.paths[r]][0] or 0), r))
@@ -422,6 +442,8 @@ class Library:
                 p = self.features.paths[row]
                 size, duration, rate, channels = details[p]
                 distance = float(np.linalg.norm(emb[row] - first))
-                members.append(DuplicateMember(p, distance, format_of(p), size, duration, rate, channels))
+                members.append(
+                    DuplicateMember(p, distance, format_of(p), size, duration, rate, channels, **tags[p])
+                )
             groups.append(DuplicateGroup(number, group.max_distance, members))
         return groups

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fpstream.cli_duplicates",
     "fpstream.master.command",
     "fpstream.prune",
+    "fpstream.cli_search",
     "fpstream.cli_serve",
     "fpstream.cli_mpd",
 )
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Whole-track acoustic fingerprints (25 numbers per file) for a music library,\n"
             "kept in SQLite for similarity search, playlists and mastering decisions.\n\n"
-            "Build the library with the stack (`find ~/Music -name '*.flac' | make run`),\n"
+            "Build the library with the stack (`make run MUSIC=~/Music`),\n"
             "then query it with the commands below. `fpstream COMMAND --help` documents each."
         ),
         epilog=(
@@ -51,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  fpstream analyze song.flac                 fingerprint one file, no stack needed\n"
             "  fpstream show ~/Music/a.flac               its 25 values, grouped, with percentiles\n"
             "  fpstream similar ~/Music/a.flac -k 20      the 20 most similar tracks\n"
+            "  fpstream similar 'artist title'            a track named by its tags\n"
             "  fpstream export --format csv -o lib.csv    everything, for a spreadsheet\n"
-            "  find ~/Music -name '*.flac' | fpstream feed   add files to a running stack\n"
+            "  fpstream feed ~/Music                      add a folder to a running stack\n"
             "  fpstream status                            is a stack running, and how fast\n\n"
             f"{env_help()}\n"
             "The schema and SQL examples: docs/database.md."
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (UserError, LibraryError, ConfigError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_status", 1)  # 2: a text naming several tracks (fpstream.names)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -10,7 +10,8 @@ from base.durations import clock
 from fpstream.cli_args import database, db_option, format_option, formatter, weights
 from fpstream.thresholds import DEFAULT_MAX_DISTANCE
 
-COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels", "path")
+COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels")
+COLUMNS += ("artist", "title", "album", "path")
 
 
 def non_negative(text: str) -> float:
@@ -80,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     def table(listed: list[dict[str, Any]]) -> str:
         lines = []
         for g in groups:
-            lines.append(f"group {g.group}: {len(g.members)} files, largest distance {g.max_distance:.4f}")
+            named = next((m.display_name for m in g.members if m.title), None)  # the recording, by its tags
+            about = f" ({named})" if named else ""
+            lines.append(
+                f"group {g.group}: {len(g.members)} files{about}, largest distance {g.max_distance:.4f}"
+            )
             for m in g.members:
                 rate = "?" if m.sample_rate is None else f"{m.sample_rate} Hz"
                 lines.append(

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         help="send paths from stdin into a running stack and wait until they are stored",
         description=(
-            "Read audio file paths from stdin (one per line, or NUL-separated with -0) and feed\n"
+            "Read audio file paths from stdin (one per line, or NUL-separated with -0), or take\n"
+            "the PATHs given (a folder is walked: every file below it, sorted), and feed\n"
             "them into the running stack, printing progress on stderr. Returns once every path\n"
             "has a committed row (done or failed). Files already done and unchanged (same path,\n"
             "size and mtime) are skipped unless --force; files that failed and are unchanged\n"
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
         epilog=(
             "examples:\n"
+            "  fpstream feed ~/Music                       every file below ~/Music\n"
             "  find ~/Music -type f -name '*.flac' | fpstream feed\n"
             "  find ~/Music -type f -print0 | fpstream feed -0\n"
             "  echo ~/Music/remastered.flac | fpstream feed --force\n\n"
@@ -50,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
     )
+    p.add_argument(
+        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="folders and files to feed instead of stdin; a folder is walked (docs/library.md)",
+    )
     p.set_defaults(run=run)
 
 
@@ -60,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     argv += ["--include-derived"] if args.include_derived else []
     if args.input:
         argv += ["--input", args.input]
+    argv += ["--list-ignored"] if args.list_ignored else []
+    argv += ["--", *args.paths]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "ingest", *argv])

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fpstream.cli_args import UserError, database, db_option, formatter, positive_int
+from fpstream.cli_args import UserError, database, db_option, env_help, formatter, positive_int
 from fpstream.cli_playlist import count, seconds, steering_of
 
 
@@ -67,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  fpstream mpd --host 192.168.1.5 --music-dir /srv/music queue 3 --album\n"
             "  MPD_HOST=/run/mpd/socket fpstream mpd auto --keep 5\n\n"
             "exit status: 0 done, 1 a problem it names (MPD unreachable, song not in the\n"
-            "library...), 2 usage error, 130 Ctrl-C. More: docs/mpd.md."
+            "library...), 2 usage error, 130 Ctrl-C. More: docs/mpd.md.\n\n"
+            f"{env_help()}"
         ),
     )
     p.add_argument(

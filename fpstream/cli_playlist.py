@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument(
-        "seeds", nargs="+", metavar="SEED", help="the first track(s) (analysed tracks of the library)"
+        "seeds", nargs="+", metavar="SEED", help="the first track(s): paths, or words of artist, album, title"
     )
     p.add_argument(
         "-n", type=positive_int, default=None, metavar="N", help="tracks to list (default 20; albums: 3)"
@@ -159,10 +159,14 @@ def write_m3u(entries: list, out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
+    from fpstream.names import resolve_track
     from fpstream.output import write_records
 
     steering = steering_of(args)
     lib = Library(database(args), weights=args.weights)
+    # a SEED or TRACK may be words of its tags (docs/library.md)
+    args.seeds = [resolve_track(lib, seed) for seed in args.seeds]
+    args.to = None if args.to is None else resolve_track(lib, args.to)
     if args.album:
         if args.to is not None or len(args.seeds) > 1:
             raise UserError("--album takes one SEED and no --to")
@@ -185,7 +189,13 @@ def run(args: argparse.Namespace) -> int:
         write_m3u(entries, sys.stdout)
         return 0
     columns = COLUMNS if args.to else tuple(c for c in COLUMNS if c != "to_target")
-    records = [{c: getattr(e, c) for c in COLUMNS} for e in entries]
+    tags = ("artist", "title", "album")
+    if args.format != "table" or any(e.track is not None and e.track.title for e in entries):
+        columns = (*columns[:-1], *tags, columns[-1])  # the tags, before the path
+    records = [
+        {**{c: getattr(e, c) for c in COLUMNS}, **{t: getattr(e.track, t, None) for t in tags}}
+        for e in entries
+    ]
     write_records(records, columns, args.format, sys.stdout)
     if len(entries) < n and args.to is None and not args.album:
         print(

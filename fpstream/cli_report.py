@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="the HTML file to write (default library.html; - for stdout)",
     )
-    p.add_argument("--track", metavar="PATH", help="open the page on this track's panel")
+    p.add_argument(
+        "--track", metavar="TRACK", help="open the page on this track's panel (a path, or words of its tags)"
+    )
     p.add_argument(
         "--weights", type=weights, default="default", metavar="SPEC", help="as for `fpstream similar`"
     )
@@ -53,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from fpstream.report import build_report
 
-    html = build_report(database(args), track=args.track, weights=args.weights)
+    track = None
+    if args.track is not None:
+        from fpstream.names import resolve_track
+
+        track = resolve_track(database(args), args.track)
+    html = build_report(database(args), track=track, weights=args.weights)
     if str(args.output) == "-":
         sys.stdout.write(html)
         return 0

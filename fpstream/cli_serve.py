@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from fpstream.cli_args import UserError, database, db_option, formatter, weights
+from fpstream.cli_args import UserError, database, db_option, env_help, formatter, weights
 
 DEFAULT_PORT = 12000  # Lyrion's Bliss Mixer plugin calls http://localhost:12000 unless told otherwise
 
@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  fpstream serve                                   # http://127.0.0.1:12000/\n"
             "  fpstream serve --music-dir ~/Music               # Lyrion's music folder, as seen here\n"
             "  fpstream serve --music-dir /srv/music --path-map /media/music=/srv/music\n"
-            "  fpstream serve --host 0.0.0.0 --token \"$(cat ~/.fpstream-token)\""
+            "  fpstream serve --host 0.0.0.0 --token \"$(cat ~/.fpstream-token)\"\n\n"
+            f"{env_help()}"
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -58,7 +58,8 @@ from audio.paths import format_of
 from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
-from store.library import has_column
+from fpstream.names import display_name
+from store.library import has_column, tags_by_path
 
 HIST_BINS = 40
 QUANTILE_POINTS = 1025
@@ -218,7 +219,27 @@ def summary(lib: Library) -> dict[str, Any]:
         "errors": [[e, n, example[e]] for e, n in errors.most_common(20)],
         "error_kinds": len(errors),
         "stale": lib.features.stale,
+        **tag_summary(lib),
     }
+
+
+def tag_summary(lib: Library) -> dict[str, Any]:
+    """How much of the library is tagged: tracks with a title or artist, artists (tracks each, most
+    first) and albums, by the keys of CONTRACTS.md (album artist, else artist)."""
+    artists: Counter[str] = Counter()
+    albums: set[tuple[str, str]] = set()
+    tagged = 0
+    with closing(lib._connect()) as conn:
+        for t in tags_by_path(conn).values():
+            who = t["album_artist"] or t["artist"]
+            if not (t["title"] or who):
+                continue
+            tagged += 1
+            if who:
+                artists[who] += 1
+            if t["album"]:
+                albums.add((who or "", t["album"]))
+    return {"tagged": tagged, "artists": artists.most_common(), "albums": len(albums)}
 
 
 def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
@@ -268,6 +289,12 @@ def report_data(lib: Library, track: str | None = None) -> dict[str, Any]:
         outlier_count=int(np.count_nonzero(outlier)),
         ranks=_b64(np.round(ranks.T * RANK_MAX)),  # column-major: 25 blocks of n
     )
+    if data["summary"]["tagged"]:  # "Artist - Title" per point, only for a library with tags
+        with closing(lib._connect()) as conn:
+            tags = tags_by_path(conn)
+        data["labels"] = [
+            display_name({**tags[p], "path": p}) if tags[p]["title"] else "" for p in features.paths
+        ]
     data["selected"] = selected
     return data
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from base.durations import clock
 from base.fields import FAMILIES as FIELD_FAMILIES
-from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION
+from base.fields import FEATURES, FIELDS, FINGERPRINT_VERSION, TAG_COLUMNS
 from fpstream.percentiles import MIN_ROWS_FOR_PERCENTILES, percentile_ranks
 
 #: The seven families of docs/fingerprint.md, in table order: (title, feature names), from FIELDS.
@@ -54,7 +54,7 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
         only if ``n >= MIN_ROWS_FOR_PERCENTILES`` and the row is ``done`` and
         of this program's fingerprint version (else ``library`` is not used).
     """
-    lines = [row["path"], "  " + _summary(row)]
+    lines = [row["path"], "  " + _summary(row), *tag_lines(row)]
     if row.get("cue_track") is not None:
         lines.append("  " + cue_line(row))
     if row.get("missing_since"):
@@ -99,6 +99,34 @@ def render(row: dict[str, Any], library: np.ndarray | None = None) -> str:
                 text += f"p{ranks[name]:.0f}"
             lines.append(text.rstrip())
     return "\n".join(lines) + "\n"
+
+
+def tag_lines(row: dict[str, Any]) -> list[str]:
+    """The track's tags, two lines at most (none for a file without tags):
+    ``Artist - Title``, album (number, disc), date, genre, album artist; then the MusicBrainz ids."""
+    if not any(row.get(c) for c in TAG_COLUMNS):
+        return []
+    from fpstream.names import display_name
+
+    numbers = ", ".join(
+        f"{label} {row[c]}" for label, c in (("track", "track_number"), ("disc", "disc_number")) if row.get(c)
+    )
+    album = row.get("album")
+    parts = [display_name(row)]
+    if album or numbers:
+        parts.append(f"{album or '(no album)'}{f' ({numbers})' if numbers else ''}")
+    parts += [str(row[c]) for c in ("date", "genre") if row.get(c)]
+    if row.get("album_artist") and row.get("album_artist") != row.get("artist"):
+        parts.append(f"album artist {row['album_artist']}")
+    lines = ["  " + " · ".join(parts)]
+    ids = [
+        f"{label} {row[c]}"
+        for label, c in (("recording", "musicbrainz_recording_id"), ("release", "musicbrainz_release_id"))
+        if row.get(c)
+    ]
+    if ids:
+        lines.append("  MusicBrainz " + ", ".join(ids))
+    return lines
 
 
 def percentile_columns(row: dict[str, Any], library: np.ndarray | None) -> dict[str, float | None]:

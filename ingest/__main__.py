@@ -48,7 +48,9 @@ import zmq
 
 from audio.decode import DecodeError, file_identity, iter_chunks
 from audio.derived import derived_source, is_derived
+from audio.not_audio import not_audio_kind
 from audio.paths import row_file_exists, row_path
+from audio.tags import read_tags
 from base import logs, protocol
 from base.config import database_path, env_float, env_int, settings_epilog
 from base.durations import span
@@ -57,7 +59,7 @@ from base.sockets import RESULT_HWM, Sockets, chunk_seconds
 from ingest.decode_pool import DecodePool
 from ingest.paths import PathReader, SeenPaths
 from ingest.progress import Progress
-from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, PreviousRun
+from ingest.skip import ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY, PreviousRun
 from ingest.stack_check import StackWatch
 from ingest.tracker import Resend, Track, Tracker
 from ingest.units import KEEP, Expander, describe, identify, meta_changed
@@ -82,6 +84,8 @@ def env_flag(name: str) -> bool:
 class Settings:
     source: str | None  # a file or fifo of paths; None = stdin
     nul: bool
+    arguments: list[str]  # paths given as arguments (read instead of stdin), folders walked
+    list_ignored: bool  # name the files that are not audio in the summary
     force: bool
     retry_failed: bool
     include_derived: bool  # feed files written by fpstream master (audio.derived) too
@@ -102,6 +106,8 @@ class Settings:
         settings = cls(
             source=args.input or os.environ.get("FPSTREAM_INPUT") or None,
             nul=args.null or env_flag("FPSTREAM_NUL"),
+            arguments=list(args.paths),
+            list_ignored=args.list_ignored or env_flag("FPSTREAM_LIST_IGNORED"),
             force=args.force or env_flag("FPSTREAM_FORCE"),
             retry_failed=args.retry_failed or env_flag("FPSTREAM_RETRY_FAILED"),
             include_derived=args.include_derived or env_flag("FPSTREAM_INCLUDE_DERIVED"),
@@ -153,6 +159,7 @@ class Ingest:
         self.previous = previous
         self.seen = SeenPaths()
         self.waiting: deque[str] = deque()  # read, not yet looked at
+        self.reported_skips = 0  # folders the walk left out, reported so far
         self.admitted: deque[Track] = deque()  # to analyse, found while waiting for the stack (in flight)
         self.tracker = Tracker(
             settings.ack_timeout_s,
@@ -255,6 +262,9 @@ class Ingest:
                 self.progress.total += 1
                 folder = os.path.dirname(path)
                 self.root = folder if self.root is None else os.path.commonpath([self.root, folder])
+        while self.reported_skips < len(self.reader.skipped):
+            log.warning("%s", self.reader.skipped[self.reported_skips])
+            self.reported_skips += 1
 
     def check_stack(self, now: float, started: float) -> None:
         """Wait for a complete stack at start (abort after stack_wait_s); report one that breaks later."""
@@ -377,6 +387,10 @@ class Ingest:
             # the common case, decided without opening the file: an unchanged file (or cue image
             # whose sheet is embedded: changing it changes the file) is skipped by size and mtime
             decision = self.decide(stored, size, mtime_ns)
+            if decision == TAGS_ONLY:  # a row from before tags: its tags alone are sent, no audio
+                track = self.tracker.new(path, stored, size, mtime_ns)
+                track.tags_only = True
+                return [track]
             if decision != ANALYSE:
                 self.progress.skip(failed_before=decision == SKIP_FAILED, path=stored)
                 return []
@@ -386,6 +400,11 @@ class Ingest:
                 for key in parts:
                     self.progress.skip(failed_before=False, path=key)
                 return []
+        kind = not_audio_kind(path)  # only for files to analyse: a re-run does not open skipped ones
+        if kind is not None:
+            self.progress.ignore(stored, kind, keep_path=self.settings.list_ignored)
+            log.debug("%s: not audio (%s): ignored", stored, kind)
+            return []
         derived = is_derived(path)  # one 64 KiB read of a WAV or FLAC file, nothing for the others
         if derived and not self.settings.include_derived:
             self.progress.skipped_derived += 1
@@ -396,8 +415,13 @@ class Ingest:
         conn = None if self.settings.force else self.previous.conn
         for unit in units:
             decision = self.decide(unit.key, size, mtime_ns)
-            if decision == SKIP_DONE and meta_changed(unit, conn):
+            if decision in (SKIP_DONE, TAGS_ONLY) and meta_changed(unit, conn):
                 decision = ANALYSE
+            if decision == TAGS_ONLY:  # a row from before tags: its tags alone are sent, no audio
+                track = self.tracker.new(path, unit.key, size, mtime_ns, span=unit.span, meta=unit.meta)
+                track.tags_only = True
+                tracks.append(track)
+                continue
             if decision != ANALYSE:
                 self.progress.skip(failed_before=decision == SKIP_FAILED, path=unit.key)
                 continue
@@ -445,7 +469,7 @@ class Ingest:
         if self.settings.force:
             return ANALYSE
         decision = self.previous.decide(stored, size, mtime_ns, error)
-        assert decision in (ANALYSE, SKIP_DONE, SKIP_FAILED)
+        assert decision in (ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY)
         return decision
 
     def begin(self, track: Track, resend: bool) -> None:
@@ -466,6 +490,13 @@ class Ingest:
                     self.tracker.renumber(track, *identity)
         if track.error is not None:
             self.send_failed(track)
+            return
+        if track.tags is None:
+            track.tags = read_tags(track.path)  # once per file: a re-send carries the same tags
+        if track.tags_only:
+            update = protocol.TagsUpdate(ref=track.ref(self.id), tags=track.tags)
+            self.outbox.append(protocol.encode_tags(update))
+            self.tracker.sent(track, time.monotonic())
             return
         self.tracker.restart(track)
         self.pool.start(track, self.track_chunks(track))
@@ -527,6 +558,8 @@ class Ingest:
         header = replace(
             header, seq=self.tracker.chunk_seq(), derived_from=track.derived_from if header.last else ""
         )
+        if header.last and track.tags:
+            header = replace(header, tags=track.tags)  # the last chunk carries the file's tags
         return Outgoing(track, header, protocol.encode_chunk(header, pcm))
 
     def resend_chunk(self) -> Outgoing | None:
@@ -597,12 +630,24 @@ class Ingest:
             track = self.tracker.acked(ack.track)
             if track is None:
                 continue  # a duplicate ack (the track was re-sent and acknowledged twice)
+            if track.tags_only:
+                if not track.after_update:  # (a kept file's tags were counted with it as kept)
+                    self.progress.skip(failed_before=False, path=track.row_path)
+                    self.progress.tags_added += 1
+                continue
             # acknowledged while a re-send is still going out: stop sending it
             self.pool.cancel(track)
             if track.sweep is not None:
                 continue  # not a track
             if track.keep_from is not None and track.error is None and ack.status == "done":
                 self.progress.kept += 1
+                # a moved or re-tagged file kept its fingerprint: now its tags as they are, once the
+                # row is under its new key (acked), as a tracked message of its own (re-sent if lost)
+                tags = self.tracker.new(
+                    track.path, track.row_path, track.size, track.mtime_ns, span=track.span, meta=track.meta
+                )
+                tags.tags_only = tags.after_update = True
+                self.admitted.append(tags)
                 continue
             self.progress.finished(
                 ack.status, track.duration_s, track.row_path, track.error, warned=bool(track.warning)
@@ -633,6 +678,15 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         action="store_true",
         help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
     )
+    parser.add_argument(
+        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files and folders to feed instead of stdin (a folder is walked, sorted, links followed)",
+    )
     return parser
 
 
@@ -654,9 +708,9 @@ def main(
     if announce:
         print(f"library: {db}", file=sys.stderr, flush=True)
     previous = PreviousRun(db, force=settings.force, retry_failed=settings.retry_failed)
-    if settings.source is None and sys.stdin.isatty():
+    if settings.source is None and not settings.arguments and sys.stdin.isatty():
         print("reading paths from the terminal, one per line; end with Ctrl-D", file=sys.stderr, flush=True)
-    reader = PathReader(settings.source, settings.nul).start()
+    reader = PathReader(settings.source, settings.nul, settings.arguments).start()
     ctx = zmq.Context()
     sockets = Sockets.from_env(ctx)
     ingest = Ingest(sockets, settings, reader, previous)

@@ -8,6 +8,12 @@ A thread reads it, so ingest keeps sending chunks and hearing acks while
 is handed over as soon as its separator arrives, not when a 64 KiB block is
 full. And no Python buffer lock is held while it waits, so the interpreter can
 exit on Ctrl-C while the thread sits in a read of a terminal.
+
+Paths may also be given as arguments (``fpstream feed DIR FILE...``), instead of
+stdin. A path that is a folder, from either source, is walked
+(:mod:`ingest.walk`): its files follow in a stable order, as they are found;
+folders the walk skips (a symbolic-link loop, no permission) are collected in
+``skipped`` for the caller to report.
 """
 
 from __future__ import annotations
@@ -17,17 +23,22 @@ import os
 import queue
 import threading
 
+from ingest.walk import Skipped, walk
+
 READ_BYTES = 1 << 16
 
 
 class PathReader:
-    def __init__(self, source: str | None, nul: bool) -> None:
-        """``source``: a file or fifo to read, or None for stdin."""
+    def __init__(self, source: str | None, nul: bool, arguments: list[str] | None = None) -> None:
+        """``source``: a file or fifo to read, or None for stdin; ``arguments``: paths given on the
+        command line, read instead of either."""
         self.source = source
+        self.arguments = arguments or None
         self.sep = b"\0" if nul else b"\n"
-        self.queue: queue.SimpleQueue[str | BaseException | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[str | Skipped | BaseException | None] = queue.SimpleQueue()
         self.eof = False
         self.error: BaseException | None = None
+        self.skipped: list[Skipped] = []  # folders the walks left out, in the order met
         self._thread = threading.Thread(target=self._read, name="path-reader", daemon=True)
 
     def start(self) -> PathReader:
@@ -36,7 +47,10 @@ class PathReader:
 
     def _read(self) -> None:
         try:
-            if self.source is None:
+            if self.arguments is not None:
+                for given in self.arguments:
+                    self._put(given)
+            elif self.source is None:
                 self._split(0)  # stdin
             else:
                 fd = os.open(self.source, os.O_RDONLY)  # a fifo blocks here until its writer opens it
@@ -55,9 +69,17 @@ class PathReader:
             rest = parts.pop()
             for raw in parts:
                 if raw:
-                    self.queue.put(os.fsdecode(raw))
+                    self._put(os.fsdecode(raw))
         if rest:
-            self.queue.put(os.fsdecode(rest))
+            self._put(os.fsdecode(rest))
+
+    def _put(self, path: str) -> None:
+        """Hand over one path, or every file below it if it is a folder."""
+        if not os.path.isdir(path):
+            self.queue.put(path)
+            return
+        for item in walk(path):
+            self.queue.put(item)
 
     def take(self, limit: int) -> list[str]:
         """Up to ``limit`` paths that have arrived, without waiting."""
@@ -69,6 +91,8 @@ class PathReader:
                 break
             if item is None:
                 self.eof = True
+            elif isinstance(item, Skipped):
+                self.skipped.append(item)
             elif isinstance(item, BaseException):
                 self.error = item
             else:

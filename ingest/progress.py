@@ -29,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from audio.not_audio import summary as not_audio_summary
 from base.durations import span
 
 PROGRESS_RE = re.compile(
@@ -64,6 +65,9 @@ class Progress:
     kept: int = 0  # moved, renamed or re-tagged: the stored fingerprint was kept, nothing analysed
     audio_s: float = 0.0  # audio seconds of the tracks done in this run
     warned: int = 0  # done in this run, with a warning (e.g. truncated)
+    tags_added: int = 0  # done before and unchanged, whose tags were read now (a row from before tags)
+    ignored: dict[str, int] = field(default_factory=dict)  # files that are not audio, by kind
+    ignored_paths: list[tuple[str, str]] = field(default_factory=list)  # (path, kind), for --list-ignored
     failures: list[Failure] = field(default_factory=list)  # new failures, first SHOWN_FAILURES
     failed_before: list[Failure] = field(default_factory=list)  # skipped failures, first SHOWN_FAILURES
     _recent: deque[tuple[float, float]] = field(default_factory=deque)  # (when, audio s) per analysed track
@@ -82,7 +86,13 @@ class Progress:
 
     @property
     def finished_count(self) -> int:
-        return self.done + self.failed + self.skipped + self.kept
+        return self.done + self.failed + self.skipped + self.kept + sum(self.ignored.values())
+
+    def ignore(self, path: str, kind: str, keep_path: bool) -> None:
+        """A file that is not audio (``audio.not_audio``): counted by kind, never a row."""
+        self.ignored[kind] = self.ignored.get(kind, 0) + 1
+        if keep_path:
+            self.ignored_paths.append((path, kind))
 
     # ------------------------------------------------------------ events
 
@@ -216,6 +226,8 @@ class Progress:
             out.append(" " * 20 + warned)
         out.append(f"  failed   {self.failed:>6}   new failures in this run")
         out.append(f"  skipped  {self.skipped_done:>6}   done before, unchanged")
+        if self.tags_added:
+            out.append(" " * 20 + f"({self.tags_added} of them had their tags read now, without analysis)")
         if self.kept:
             out.append(f"  kept     {self.kept:>6}   moved, renamed or re-tagged: fingerprint kept")
         out.append(
@@ -243,6 +255,10 @@ class Progress:
         if self.failed + self.skipped_failed:
             db = f"FPSTREAM_DB={database} " if database else ""
             out.append(f"every failed row, with its error: {db}{LIST_FAILED}")
+        if self.ignored:
+            listed = " (--list-ignored names them)" if not self.ignored_paths else ":"
+            out.append(not_audio_summary(self.ignored) + listed)
+            out.extend(f"  {path}  ({kind})" for path, kind in self.ignored_paths)
         if database:
             out.append(f"library: {database}")
         self.stream.write("\n".join(out) + "\n")

@@ -150,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         "--analyzers", type=int, default=os.cpu_count() or 1, metavar="N", help="analyzer processes"
     )
     parser.add_argument("-0", "--null", action="store_true", help="paths on stdin are NUL-separated")
+    parser.add_argument(
+        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="folders and files to fingerprint instead of stdin (make run MUSIC=DIR); folders are walked",
+    )
     args = parser.parse_args(argv)
     if args.analyzers < 1:
         parser.error("--analyzers must be at least 1")
@@ -204,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             if interrupted.is_set():
                 ingest.stopping = signal.SIGINT
 
-        return ingest_main([], announce=False, started=started)
+        paths = [os.path.expanduser(p) for p in args.paths]  # make run MUSIC=~/Music: make does not expand ~
+        ingest_argv = [*(["--list-ignored"] if args.list_ignored else []), "--", *paths]
+        return ingest_main(ingest_argv, announce=False, started=started)
     finally:
         stack.stop()
 

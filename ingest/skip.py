@@ -9,6 +9,9 @@ writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
   and mtime, or still unreadable with the same error): analysing it again
   would fail again, so it is not retried unless ``retry_failed``
   (``--retry-failed``). A changed file is always retried.
+- ``TAGS_ONLY``: as ``SKIP_DONE``, but the row has never had the file's tags read (a row
+  from before schema v3, or from a database the sink has not migrated yet): ingest sends the
+  tags alone (``protocol.TagsUpdate``), the audio is not analysed again.
 - ``ANALYSE``: anything else (a new path, a changed file, a row written by an
   older fingerprint version).
 """
@@ -22,7 +25,11 @@ from pathlib import Path
 from base.fields import FINGERPRINT_VERSION
 from store.readonly import cue_row_keys, has_tracks, is_current, open_readonly
 
-ANALYSE, SKIP_DONE, SKIP_FAILED = "analyse", "skip-done", "skip-failed"
+ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY = "analyse", "skip-done", "skip-failed", "tags-only"
+
+_ROW = "SELECT status, size, mtime_ns, fingerprint_version, error, tags_read FROM tracks WHERE path = ?"
+# A database from before schema v3 (the sink migrates it when it starts, maybe after ingest looked)
+_ROW_BEFORE_TAGS = "SELECT status, size, mtime_ns, fingerprint_version, error, 0 FROM tracks WHERE path = ?"
 
 log = logging.getLogger("ingest")
 
@@ -45,19 +52,23 @@ class PreviousRun:
                 f"cannot read {db_path} to skip finished files: {exc} (use --force to ignore it)"
             ) from None
         self.conn = conn
+        self.row_query = _ROW
 
     def decide(self, row_path: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
-        """What to do with ``row_path``: ANALYSE, SKIP_DONE or SKIP_FAILED.
+        """What to do with ``row_path``: ANALYSE, SKIP_DONE, SKIP_FAILED or TAGS_ONLY.
 
         ``size``/``mtime_ns`` are None when the file cannot be stat'ed now; ``error`` then says why.
         """
         if self.conn is None:
             return ANALYSE
         try:
-            row = self.conn.execute(
-                "SELECT status, size, mtime_ns, fingerprint_version, error FROM tracks WHERE path = ?",
-                (row_path,),
-            ).fetchone()
+            try:
+                row = self.conn.execute(self.row_query, (row_path,)).fetchone()
+            except sqlite3.OperationalError as exc:
+                if "tags_read" not in str(exc):
+                    raise
+                self.row_query = _ROW_BEFORE_TAGS
+                row = self.conn.execute(self.row_query, (row_path,)).fetchone()
         except sqlite3.Error as exc:
             # A database locked for longer than the timeout, or damaged after start: analysing a file
             # again costs seconds, stopping ingest mid-run would cost the run. Said once, then no skips.
@@ -70,9 +81,11 @@ class PreviousRun:
             return ANALYSE
         if row is None:
             return ANALYSE
-        status, old_size, old_mtime, version, old_error = row
+        status, old_size, old_mtime, version, old_error, tags_read = row
         if status == "done":
-            return SKIP_DONE if is_current(old_size, old_mtime, version, size, mtime_ns) else ANALYSE
+            if not is_current(old_size, old_mtime, version, size, mtime_ns):
+                return ANALYSE
+            return SKIP_DONE if tags_read else TAGS_ONLY
         if self.retry_failed or (version is not None and version != FINGERPRINT_VERSION):
             return ANALYSE
         if size is None:  # unreadable now: the same failure as before, or a new one
@@ -90,7 +103,7 @@ class PreviousRun:
 
     def unchanged(self, row_path: str, size: int, mtime_ns: int) -> bool:
         """True when ``row_path`` is already fingerprinted and the file has not changed since."""
-        return self.decide(row_path, size, mtime_ns) == SKIP_DONE
+        return self.decide(row_path, size, mtime_ns) in (SKIP_DONE, TAGS_ONLY)
 
     def errors(self, row_paths: list[str]) -> dict[str, str]:
         """The stored error of each failed path among ``row_paths`` (for the final summary)."""

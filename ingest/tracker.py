@@ -59,6 +59,9 @@ class Track:
     duration_s: float = 0.0  # known once every chunk was sent
     warning: str = ""  # decoding's note on the track (its last chunk carried it), "" if none
     derived_from: str = ""  # the source in the mark of a file fpstream master wrote (audio.derived)
+    tags: dict[str, str | int] | None = None  # the file's tags, read once when it is first sent
+    tags_only: bool = False  # done before and unchanged: only its tags are sent (protocol.TagsUpdate)
+    after_update: bool = False  # tags_only, following the Update of a moved or re-tagged file
     deadline: float | None = None  # None while the track is being sent (or waits to be)
     audio_sends: int = 0  # completed sends of the audio, and of a Failed in its place
     failed_sends: int = 0

@@ -48,7 +48,7 @@ GIVE_UP_AFTER_S = 60.0  # a database that refuses writes this long stops the sin
 def compute_row(track: Complete) -> store.Row:
     """The row for a complete track (runs in a worker thread). Never raises: failure is a row too."""
     merged = fingerprint_or_error(track.bodies, track.sample_rate, track.channels)
-    row = store.track_row(track.ref, track.sample_rate, track.channels, merged)
+    row = store.track_row(track.ref, track.sample_rate, track.channels, merged, track.tags)
     if row.status == "failed":
         log.warning("%s: %s", track.ref.path, row.error)
     return row
@@ -64,11 +64,13 @@ class Sink:
         self.assembler = Assembler(stale_after_s=env_float("FPSTREAM_STALE_S", 900))
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fingerprint")
         self.drop = logs.DropReport(log)
-        self.pending: list[tuple[tuple[Any, ...], protocol.Ack]] = []
+        self.pending: list[tuple[store.Row, protocol.Ack]] = []
+        self.pending_tags: list[tuple[tuple[Any, ...], protocol.Ack]] = []  # tags-only updates
         self.commit_at: float | None = None  # set when the first row of a batch is added
         self.failing_since: float | None = None
         self.fingerprinting: set[asyncio.Task[None]] = set()
         self.committed = {"done": 0, "failed": 0}
+        self.tags_written = 0  # tags-only updates committed
         self.instance = secrets.token_hex(8)
         self.receipts: defaultdict[str, list[int]] = defaultdict(list)  # ingest id -> seqs received
 
@@ -93,6 +95,9 @@ class Sink:
     async def handle(self, frames: list[zmq.Frame]) -> None:
         try:
             result = protocol.decode_result(frames)
+            if isinstance(result, protocol.TagsUpdate):
+                self.add_tags(result)
+                return
             if isinstance(result, protocol.Update | protocol.Sweep):
                 first = self.assembler.single(result.ref)
                 if result.seq >= 0:
@@ -131,7 +136,7 @@ class Sink:
 
         An update whose row is gone (pruned meanwhile) becomes a failed row without size or
         mtime, so that the next run analyses the file."""
-        if self.pending:
+        if self.pending or self.pending_tags:
             await self.commit()
         ref = message.ref
         if isinstance(message, protocol.Sweep):
@@ -162,21 +167,31 @@ class Sink:
         if self.commit_at is None:
             self.commit_at = time.monotonic() + self.batch_s
 
+    def add_tags(self, update: protocol.TagsUpdate) -> None:
+        """A done row gets its tags (idempotent: a re-sent update writes the same values again)."""
+        ref = update.ref
+        ack = protocol.Ack(ingest=ref.ingest, track=ref.track, path=ref.path, status="done")
+        self.pending_tags.append((store.tags_update(ref.path, update.tags), ack))
+        if self.commit_at is None:
+            self.commit_at = time.monotonic() + self.batch_s
+
     def ms_until_commit(self) -> int:
         if self.commit_at is None:
             return 250
         return max(0, min(250, int((self.commit_at - time.monotonic()) * 1000)))
 
     def commit_due(self) -> bool:
-        if not self.pending:
+        if not self.pending and not self.pending_tags:
             return False
         assert self.commit_at is not None
-        return len(self.pending) >= self.batch_rows or time.monotonic() >= self.commit_at
+        n = len(self.pending) + len(self.pending_tags)
+        return n >= self.batch_rows or time.monotonic() >= self.commit_at
 
     async def commit(self) -> None:
         batch, self.pending, self.commit_at = self.pending, [], None
+        tag_batch, self.pending_tags = self.pending_tags, []
         try:
-            await store.upsert(self.db, [row for row, _ in batch])
+            await store.upsert(self.db, [row for row, _ in batch], [params for params, _ in tag_batch])
         except Exception as exc:
             # Keep the rows (and their acks) and retry: an ack promises the row is on disk.
             now = time.monotonic()
@@ -187,6 +202,7 @@ class Sink:
                     f"database {database_path()} refused writes for {GIVE_UP_AFTER_S:.0f} s"
                 ) from exc
             self.pending = batch + self.pending
+            self.pending_tags = tag_batch + self.pending_tags
             self.commit_at = now + 1.0  # retry in about a second
             return
         self.failing_since = None
@@ -194,7 +210,10 @@ class Sink:
             self.committed[ack.status] += 1
             self.assembler.committed(ack)
             await self.publish(ack)
-        log.debug("committed %d rows", len(batch))
+        for _, ack in tag_batch:
+            self.tags_written += 1
+            await self.publish(ack)
+        log.debug("committed %d rows, %d tags-only updates", len(batch), len(tag_batch))
 
     async def publish(self, ack: protocol.Ack) -> None:
         await self.acks.send_multipart(protocol.encode_ack(ack))
@@ -216,7 +235,7 @@ class Sink:
                 log.info("stopping: %d fingerprints still computing are left to be re-sent", len(unfinished))
                 for task in unfinished:
                     task.cancel()
-        if self.pending:
+        if self.pending or self.pending_tags:
             await self.commit()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

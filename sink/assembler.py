@@ -43,6 +43,7 @@ class Assembly:
     touched: float
     bodies: dict[int, dict[str, Any]] = field(default_factory=dict)
     last_index: int | None = None
+    tags: dict[str, str | int] = field(default_factory=dict)  # from the last chunk's partial
 
     @property
     def complete(self) -> bool:
@@ -57,6 +58,7 @@ class Complete:
     sample_rate: int
     channels: int
     bodies: list[dict[str, Any]]  # in chunk order
+    tags: dict[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,14 @@ class Assembler:
             return None
         a.bodies[p.index] = p.body
         a.last_index = last
+        if p.last:
+            a.tags = p.tags
         if not a.complete:
             return None
         del self.assembling[key]
         self._decide(key)
-        return Complete(a.ref, a.sample_rate, a.channels, [a.bodies[i] for i in range(len(a.bodies))])
+        bodies = [a.bodies[i] for i in range(len(a.bodies))]
+        return Complete(a.ref, a.sample_rate, a.channels, bodies, a.tags)
 
     def failed(self, f: Failed) -> Decision:
         key = key_of(f.ref)

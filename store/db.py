@@ -11,14 +11,22 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import aiosqlite
 
-from base.fields import ADDED_COLUMNS, FEATURES, FINGERPRINT_VERSION, META_COLUMNS, TRACK_COLUMNS
+from base.fields import (
+    ADDED_COLUMNS,
+    FEATURES,
+    FINGERPRINT_VERSION,
+    INTEGER_TAGS,
+    META_COLUMNS,
+    TAG_COLUMNS,
+    TRACK_COLUMNS,
+)
 from base.protocol import TrackRef
 
 COLUMNS: tuple[str, ...] = TRACK_COLUMNS + FEATURES + ADDED_COLUMNS
@@ -35,6 +43,19 @@ _TRACKS_V1 = (
     "  channels INTEGER,\n"
     "  analyzed_at TEXT,\n"
     "  fingerprint_version INTEGER,\n" + ",\n".join(f"  {name} REAL" for name in FEATURES) + "\n)"
+)
+
+# The names that claimed audio when v6 was written (audio/not_audio.py AUDIO_SUFFIXES is the live rule):
+# a failed row of a file not named so was a cover, a cue sheet, a text..., which v6 no longer stores.
+_V6_AUDIO_SUFFIXES = (
+    "mp3 mp2 mp1 mpga flac fla ogg oga ogx opus spx wav wave bwf rf64 w64 aif aiff aifc m4a m4b m4p "
+    "mp4 aac adts alac wma asf wv ape mpc mp+ tak ofr ofs tta shn dsf dff caf au snd amr ac3 eac3 dts "
+    "voc mka webm weba mkv"
+).split()
+_V6_CLAIMS_AUDIO = " OR ".join(f"lower(path) LIKE '%.{s}'" for s in _V6_AUDIO_SUFFIXES)
+_V6_DROP_NOT_AUDIO = (
+    "DELETE FROM tracks WHERE status = 'failed' AND (error LIKE 'is a directory%' OR "
+    f"((error LIKE 'not an audio file%' OR error LIKE 'empty file%') AND NOT ({_V6_CLAIMS_AUDIO})))"
 )
 
 MIGRATIONS: dict[int, Sequence[str]] = {
@@ -66,6 +87,17 @@ MIGRATIONS: dict[int, Sequence[str]] = {
     # v5: the source of a file fpstream master wrote, when it is fed on purpose
     # (ingest --include-derived; audio.derived)
     5: ("ALTER TABLE tracks ADD COLUMN derived_from TEXT",),
+    # v6: the file's tags (audio/tags.py), and whether they were read for this row: rows from before
+    # have tags_read 0 and get their tags from the next run without analysis (a ``tags`` message).
+    # Directories and files that are not audio and not named as audio are no longer rows at all.
+    6: (
+        *(
+            f"ALTER TABLE tracks ADD COLUMN {c} {'INTEGER' if c in INTEGER_TAGS else 'TEXT'}"
+            for c in TAG_COLUMNS
+        ),
+        "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
+        _V6_DROP_NOT_AUDIO,
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -143,12 +175,27 @@ def create_schema(conn: sqlite3.Connection) -> None:
             raise
 
 
-async def upsert(db: aiosqlite.Connection, rows: Sequence[Row]) -> None:
-    """Write rows (as made by done_row/failed_row) in one transaction.
+TAGS_UPDATE = (
+    "UPDATE tracks SET " + ", ".join(f"{c} = ?" for c in TAG_COLUMNS) + ", tags_read = 1 WHERE path = ?"
+)
+
+
+def tags_update(path: str, tags: dict[str, str | int]) -> tuple[Any, ...]:
+    """Parameters of TAGS_UPDATE: a row already analysed gets its tags, and nothing else changes."""
+    return (*(tags.get(c) for c in TAG_COLUMNS), path)
+
+
+async def upsert(
+    db: aiosqlite.Connection, rows: Sequence[Row], tag_updates: Sequence[tuple[Any, ...]] = ()
+) -> None:
+    """Write rows (as made by done_row/failed_row) and tags-only updates (:func:`tags_update`)
+    in one transaction.
 
     A track of a CUE sheet replaces the row of its image as one file (stored before the
     sheet was there): the image is not also a track."""
     await db.executemany(UPSERT, [row.as_tuple() for row in rows])
+    if tag_updates:
+        await db.executemany(TAGS_UPDATE, tag_updates)
     images = {(cue_image(row.path),) for row in rows if row.cue_track is not None}
     if images:
         await db.executemany("DELETE FROM tracks WHERE path = ?", sorted(images))
@@ -251,6 +298,23 @@ class Row:
     cue_title: str | None = None
     cue_performer: str | None = None
     derived_from: str | None = None  # the source of a file fpstream master wrote (audio.derived)
+    # the file's tags (None: the file has none); tags_read 1: they were read for this row
+    title: str | None = None
+    artist: str | None = None
+    album_artist: str | None = None
+    album: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    date: str | None = None
+    genre: str | None = None
+    musicbrainz_recording_id: str | None = None
+    musicbrainz_release_id: str | None = None
+    tags_read: int = 1
+
+    def with_tags(self, tags: dict[str, str | int] | None) -> Row:
+        """This row with the file's tags (``audio.tags.read_tags``): stored beside the values,
+        never part of them."""
+        return replace(self, **{c: (tags or {}).get(c) for c in TAG_COLUMNS})
 
     def as_tuple(self) -> tuple[Any, ...]:
         head = tuple(getattr(self, name) for name in TRACK_COLUMNS)
@@ -335,18 +399,25 @@ class Fingerprinted(Protocol):
     derived_from: str | None
 
 
-def track_row(ref: TrackRef, sample_rate: int, channels: int, result: Fingerprinted | str) -> Row:
-    """The row stored for a track whose partials were merged: ``done`` with its 25 values, or
-    ``failed`` with ``result`` when it is the reason the merge failed, or with the value that
-    was missing or not finite. Never raises."""
+def track_row(
+    ref: TrackRef,
+    sample_rate: int,
+    channels: int,
+    result: Fingerprinted | str,
+    tags: dict[str, str | int] | None = None,
+) -> Row:
+    """The row stored for a track whose partials were merged: ``done`` with its 25 values (and
+    the file's ``tags``), or ``failed`` with ``result`` when it is the reason the merge failed,
+    or with the value that was missing or not finite. Never raises."""
     if isinstance(result, str):
         return failed_row(ref, result)
     try:
-        return done_row(
+        row = done_row(
             ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
         )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")
+    return row.with_tags(tags)
 
 
 def store_row(db_path: Path, row: Row) -> None:

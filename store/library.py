@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.fields import FEATURES, FINGERPRINT_VERSION
+from base.fields import FEATURES, FINGERPRINT_VERSION, TAG_COLUMNS
 from store.readonly import TABLE, has_tracks, is_current, open_readonly
 
 if TYPE_CHECKING:
@@ -239,20 +239,8 @@ def _read_features(conn: sqlite3.Connection, batch: int) -> Features:
     return Features(paths=paths, matrix=matrix, stale=int(stale))
 
 
-#: The tag columns branch ``lib`` adds to ``tracks`` (CONTRACTS.md). A library written
-#: before them has none: readers get ``None`` for each, as for an untagged file.
-TAG_COLUMNS: tuple[str, ...] = (
-    "title",
-    "artist",
-    "album_artist",
-    "album",
-    "track_number",
-    "disc_number",
-    "date",
-    "genre",
-    "musicbrainz_recording_id",
-    "musicbrainz_release_id",
-)
+# The tag columns (base.fields.TAG_COLUMNS, imported above; store.db adds them in schema v4). A
+# library written before them has none: readers get ``None`` for each, as for an untagged file.
 
 #: What playlist steering needs per analysed track (``fpstream.steering``), after the path.
 LISTING_COLUMNS: tuple[str, ...] = ("duration_s", *TAG_COLUMNS)
@@ -278,3 +266,60 @@ def load_listing(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
         (FINGERPRINT_VERSION,),
     )
     return {r[0]: r[1:] for r in cursor}
+
+
+#: What names a track for people (fpstream.names): its tags, and the row's state.
+NAME_COLUMNS: tuple[str, ...] = (
+    "path",
+    "status",
+    "title",
+    "artist",
+    "album_artist",
+    "album",
+    "track_number",
+    "disc_number",
+    "date",
+    "duration_s",
+)
+
+
+def name_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every row's :data:`NAME_COLUMNS`, ordered by path, streamed (the matching is done in
+    Python: accent-insensitive comparison needs Unicode decomposition, which SQLite lacks).
+
+    A database from before the tag columns (schema v3) gives None for every tag."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    cols = ", ".join(c if c in have else f"NULL AS {c}" for c in NAME_COLUMNS)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for row in cursor.execute(f"SELECT {cols} FROM {TABLE} ORDER BY path"):
+        yield dict(zip(NAME_COLUMNS, row, strict=True))
+
+
+def row_exists(conn: sqlite3.Connection, key: str) -> bool:
+    """Whether a row is stored under the path ``key``."""
+    return conn.execute(f"SELECT 1 FROM {TABLE} WHERE path = ?", (key,)).fetchone() is not None
+
+
+def tags_by_path(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """``{path: {title, artist, album_artist, album, track_number}}`` of every row (the tags the
+    query commands show beside a path)."""
+    return {r["path"]: {k: r[k] for k in NAME_COLUMNS[2:7]} for r in name_rows(conn)}
+
+
+def tags_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`tags_by_path` for ``paths`` only (a query's answers: looked up by key, not a scan).
+    A path without a row, or a database from before tags, gives None for every tag."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    cols = NAME_COLUMNS[2:7]
+    select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+    out = {p: dict.fromkeys(cols) for p in paths}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for i in range(0, len(paths), 500):
+        batch = paths[i : i + 500]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT path, {select} FROM {TABLE} WHERE path IN ({marks})"
+        for path, *values in cursor.execute(query, batch):
+            out[path] = dict(zip(cols, values, strict=True))
+    return out

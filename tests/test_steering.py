@@ -40,12 +40,15 @@ def album_of(path: str) -> str:
 
 
 def add_tag_columns(db: Path, tags: dict[str, dict[str, object]]) -> None:
-    """What branch `lib`'s migration adds (CONTRACTS.md), filled with ``tags`` per path."""
+    """The tag columns of branch `lib`'s migration (CONTRACTS.md; added here if the schema lacks
+    them), filled with ``tags`` per path."""
     conn = sqlite3.connect(db)
     try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(tracks)")}
         for name in TAG_COLUMNS:
             kind = "INTEGER" if name in ("track_number", "disc_number") else "TEXT"
-            conn.execute(f"ALTER TABLE tracks ADD COLUMN {name} {kind}")
+            if name not in have:
+                conn.execute(f"ALTER TABLE tracks ADD COLUMN {name} {kind}")
         for path, values in tags.items():
             sets = ", ".join(f"{k} = ?" for k in values)
             conn.execute(f"UPDATE tracks SET {sets} WHERE path = ?", (*values.values(), path))

@@ -176,11 +176,24 @@ def _same_file(a: Path, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+def _named_file(given: str, db_path: Path) -> str:
+    """``given`` if it is a file on disk, else the library track its words name (fpstream.names)."""
+    if os.path.exists(given) or not db_path.exists():
+        return given
+    from fpstream.names import resolve_track
+
+    return resolve_track(db_path, given)
+
+
 def run(args: argparse.Namespace) -> int:
     from fpstream.master.fingerprint import FingerprintError, fingerprint_of
     from fpstream.master.plan import Outcome, Request, master_file
 
     db_path = database(args)
+    # A FILE (or --reference) that is not on disk may name a library track by its tags.
+    args.files = [_named_file(f, db_path) for f in args.files]
+    if args.reference is not None:
+        args.reference = _named_file(args.reference, db_path)
     lufs, ceiling = TARGETS[args.target or "streaming"]
     reference = reference_name = None
     if args.reference is not None:

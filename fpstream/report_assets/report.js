@@ -80,6 +80,8 @@
     const head = D.folders[D.folder_of[i]];
     return head.endsWith("/") ? head + D.names[i] : head + "/" + D.names[i];
   }
+  // "Artist - Title" of a tagged track ("" untagged; no labels at all in a library without tags)
+  const labelOf = (i) => (D.labels ? D.labels[i] : "");
   const index = Object.fromEntries(F.map((f, j) => [f.name, j]));
 
   let embedded = null;  // Float32Array n x 25: scaled values times sqrt(weight), built on first use
@@ -132,6 +134,7 @@
     card(S.failed.toLocaleString(), "tracks failed"),
     card(clock(S.duration_s), "total duration (analysed)"),
     card(String(S.formats.length), "formats", S.formats.slice(0, 8)),
+    ...(S.tagged ? [card(S.artists.length.toLocaleString(), `artists (${S.tagged.toLocaleString()} tagged tracks, ${S.albums.toLocaleString()} albums)`, S.artists.slice(0, 8))] : []),
     card(String(S.sample_rates.length), "sample rates", S.sample_rates.slice(0, 8)),
     card(String(S.channels.length), "channel layouts", S.channels.slice(0, 4)),
   );
@@ -275,7 +278,8 @@
       return `${name} ${fmt(valueOf(j, rank(j, i)), F[j].decimals)} ${F[j].unit}`;
     });
     tooltip.textContent = "";
-    tooltip.append(el("div", { class: "path", text: pathOf(i) }), ...shown.map((t) => el("div", { text: t })));
+    const label = labelOf(i) ? [el("div", { class: "tags", text: labelOf(i) })] : [];
+    tooltip.append(...label, el("div", { class: "path", text: pathOf(i) }), ...shown.map((t) => el("div", { text: t })));
     tooltip.style.display = "block";
     tooltip.style.left = Math.min(px[i] + 20, W - 200) + "px";
     tooltip.style.top = (py[i] + 20) + "px";
@@ -292,6 +296,7 @@
     marked = near.map(([, k]) => k);
     panel.textContent = "";
     panel.dataset.track = pathOf(i);
+    if (labelOf(i)) panel.append(el("div", { class: "tags", text: labelOf(i) }));
     panel.append(el("div", { class: "path", text: pathOf(i) }),
       el("div", { class: "sub", text: `percentiles within the ${N.toLocaleString()} analysed tracks (pNN: NN % are lower); values read back from the percentile (≈)` }));
     const t = el("table", { id: "percentiles" });
@@ -306,7 +311,8 @@
     panel.append(t, el("h3", { text: "10 nearest neighbours (distance as in fpstream similar)" }));
     const list = el("ol", { id: "neighbours" });
     for (const [d, k] of near) {
-      const li = el("li", { class: "neighbour" }, el("span", { class: "d", text: d.toFixed(4) }), pathOf(k));
+      const li = el("li", { class: "neighbour" }, el("span", { class: "d", text: d.toFixed(4) }),
+        labelOf(k) ? `${labelOf(k)} · ${pathOf(k)}` : pathOf(k));
       li.addEventListener("click", () => showTrack(k));
       list.append(li);
     }

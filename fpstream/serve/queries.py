@@ -33,7 +33,8 @@ T = TypeVar("T")
 MAX_K = 500  # neighbours, playlist tracks
 MAX_PAGE = 200  # rows per page of search and duplicates
 SEARCH_FIELDS = ("path", "status", "duration_s", "title", "artist", "album", "genre")
-DUPLICATE_COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels", "path")
+DUPLICATE_COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels")
+DUPLICATE_COLUMNS += ("artist", "title", "album", "path")  # the tags, as `fpstream duplicates` lists them
 
 
 async def in_pool(fn: Callable[..., T], *args: Any) -> T:
@@ -100,7 +101,11 @@ async def track(request: web.Request) -> web.Response:
 
 def _similar(snap: Snapshot, path: str, k: int) -> list[dict[str, Any]]:
     found = snap.similar(path, k, Steering(min_duration_s=None))  # as `fpstream similar`
-    return [{"rank": r, "distance": d, "path": t.path} for r, (t, d) in enumerate(found, start=1)]
+    return [
+        {"rank": r, "distance": d, "artist": t.artist or t.album_artist, "title": t.title, "album": t.album,
+         "path": t.path}
+        for r, (t, d) in enumerate(found, start=1)
+    ]  # fmt: skip  (the records of `fpstream similar --format json`)
 
 
 async def similar(request: web.Request) -> web.Response:
@@ -147,7 +152,9 @@ async def playlist(request: web.Request) -> web.StreamResponse:
     entries = await in_pool(_playlist, snap, seeds, n, to, _steering(request))
     if fmt == "json":
         columns = PLAYLIST_COLUMNS if to else tuple(c for c in PLAYLIST_COLUMNS if c != "to_target")
-        return _json([{c: getattr(e, c) for c in columns} for e in entries])
+        tags = ("artist", "title", "album")  # as `fpstream playlist --format json` lists them
+        return _json([{**{c: getattr(e, c) for c in columns}, **{t: getattr(e.track, t, None) for t in tags}}
+                      for e in entries])  # fmt: skip
     out = io.StringIO()
     write_m3u(entries, out)  # the M3U of `fpstream playlist --format m3u`
     return web.Response(
