@@ -6,6 +6,12 @@ pre-roll whatever the track's length. Each chunk carries ``preroll`` frames of
 the samples before it, the context an analyzer needs to compute exactly the
 frames it owns (filter state, STFT windows, median filters), so chunk size
 never changes a result.
+
+While it decodes a track from its start, each decoded block also goes, in
+order, to the track's Chromaprint (:class:`audio.chromaprint.TrackPrint`), and
+the finished fingerprint rides on the last chunk's header: the identity
+fingerprint costs no second read of the file, and since it is fed the
+contiguous decode, not the chunks, the chunk size cannot change it either.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from audio.chromaprint import TrackPrint
 from audio.readers import DecodeError, open_reader
 from base.protocol import DEFAULT_CHUNK_S, PREROLL_S, ChunkHeader, TrackRef, preroll_frames
 
@@ -53,7 +60,8 @@ def iter_chunks(
     gives back exactly the float32), else float32; ``header.dtype`` says which. Chunk ``i`` is
     the same whatever ``first`` is (a lost chunk is
     re-sent alone): a reader whose seek is sample-exact seeks to it, the others decode from the
-    start and skip.
+    start and skip. Only a decode from the start (``first == 0``) gives the last header the
+    track's ``chromaprint``; otherwise it is ``b""`` (ingest keeps the first one).
 
     ``span``: ``(start, end)`` frames of the file (``end`` None: to its end), a CUE sheet's
     track. The chunks are then exactly those of the span cut out into a file of its own:
@@ -94,6 +102,7 @@ def _chunks(
         preroll_max = preroll_frames(sr, preroll_s)
         tail = np.zeros((0, ch), dtype=kind)
         start, index = 0, 0
+        printer = TrackPrint(sr, ch) if first == 0 else None
         if first > 0 and reader.exact_seek:
             start, index = first * chunk, first
             pre = min(start, preroll_max)
@@ -105,11 +114,17 @@ def _chunks(
         while True:
             nxt = reader.read(chunk, kind.name) if len(block) == chunk else None
             last = nxt is None or len(nxt) == 0
+            if printer is not None:
+                printer.feed(block)
             pcm = np.empty((len(tail) + len(block), ch), dtype=kind)
             pcm[: len(tail)] = tail
             pcm[len(tail) :] = block
             # the last chunk tells what the reader noticed once the whole stream was read
-            warning = "; ".join(reader.warnings(start + len(block))) if last else ""
+            notes = list(reader.warnings(start + len(block))) if last else []
+            chromaprint = printer.finish() if last and printer is not None else b""
+            if last and printer is not None and printer.error:
+                notes.append(printer.error)
+            warning = "; ".join(notes)
             if last and start + len(block) == 0 and warning.startswith("truncated"):
                 raise DecodeError(f"{warning}: no audio decodes")  # nothing to fingerprint
             header = ChunkHeader(
@@ -123,6 +138,7 @@ def _chunks(
                 preroll=len(tail),
                 dtype=kind.str,
                 warning=warning,
+                chromaprint=chromaprint,
             )
             if index >= first:
                 yield header, pcm

@@ -212,6 +212,10 @@ TAG_COLUMNS: tuple[str, ...] = (
 )
 #: The tag columns that hold integers (the others are text).
 INTEGER_TAGS: frozenset[str] = frozenset({"track_number", "disc_number"})
+#   chromaprint (v7): a ``done`` row's raw Chromaprint (BLOB of little-endian uint32 sub-fingerprints,
+#   audio/chromaprint.py); empty for a track too short to fingerprint, NULL when the row was written
+#   before fpstream computed it (the next run re-feeds such a row) and on a ``failed`` row.
 ADDED_COLUMNS: tuple[str, ...] = (
-    "warning", "content_id", "missing_since", *CUE_COLUMNS, "derived_from", *TAG_COLUMNS, "tags_read"
+    "warning", "content_id", "missing_since", *CUE_COLUMNS, "derived_from", *TAG_COLUMNS, "tags_read",
+    "chromaprint",
 )  # fmt: skip

@@ -50,6 +50,12 @@ kind, ``tags`` (ingest -> broker -> sink, ``[header]``): the tags of a file alre
 analysed and unchanged whose row has none yet (a row from before tags were read); the sink
 writes them into the row, analyses nothing, and acknowledges it like a track.
 
+Version 4 also added ``chromaprint`` to the last chunk of a track: the track's raw Chromaprint
+(``audio/chromaprint.py``), computed by ingest from the contiguous decode. The analyzer copies
+it into that chunk's partial body and the sink stores it with the row. Every other chunk carries
+``b""``; a re-sent last chunk carries the same bytes again (ingest keeps them on its track
+record).
+
 A malformed message raises :class:`ProtocolError` with a specific reason; the
 receiving process logs it and drops the message, it never crashes on it.
 """
@@ -97,6 +103,7 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024  # partials of a 10-minute chunk are ~1 MB; 
 MAX_CHANNELS = 64
 MAX_SAMPLE_RATE = 768_000
 MAX_CHUNK_FRAMES = 1 << 26  # 64 Mi frames: far beyond any sane chunk
+MAX_CHROMAPRINT_BYTES = 64 * 1024  # a raw Chromaprint of 120 s is ~3.9 kB
 # A ZeroMQ socket refuses any single message larger than this (ZMQ_MAXMSGSIZE).
 MAX_MESSAGE_BYTES = MAX_CHUNK_FRAMES * 4 * 8
 
@@ -188,6 +195,10 @@ class ChunkHeader:
     # Last chunk only: what decoding noticed about the whole track (e.g. "truncated: ..."),
     # stored in the row's ``warning`` column; "" = nothing. Optional on the wire.
     warning: str = ""
+    # Last chunk only (version 4): the track's raw Chromaprint, little-endian uint32
+    # sub-fingerprints, stored in the row's ``chromaprint`` column; b"" on other chunks and for
+    # a track too short to fingerprint. Optional on the wire.
+    chromaprint: bytes = field(default=b"", repr=False)
     # Last chunk only: the source path in the mark of a file fpstream master wrote, when it is fed
     # on purpose (``--include-derived``), stored in ``derived_from``; "" = not derived. Optional.
     derived_from: str = ""
@@ -424,6 +435,7 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         dtype=_get(msg, "dtype", str),
         seq=_get(msg, "seq", int),
         warning=_get(msg, "warning", str) if "warning" in msg else "",
+        chromaprint=_get(msg, "chromaprint", bytes) if "chromaprint" in msg else b"",
         derived_from=_get(msg, "derived_from", str) if "derived_from" in msg else "",
         tags=_tags(msg),
     )
@@ -433,6 +445,13 @@ def decode_chunk(frames: list[Any]) -> tuple[ChunkHeader, np.ndarray]:
         raise ProtocolError("negative index/start/preroll/frames")
     if header.preroll > header.start:
         raise ProtocolError("preroll reaches before the start of the track")
+    if header.chromaprint and not header.last:
+        raise ProtocolError("only a track's last chunk carries its chromaprint")
+    if len(header.chromaprint) % 4 or len(header.chromaprint) > MAX_CHROMAPRINT_BYTES:
+        raise ProtocolError(
+            f"chromaprint of {len(header.chromaprint)} bytes: not whole uint32 items within "
+            f"{MAX_CHROMAPRINT_BYTES}"
+        )
     if header.total_frames > MAX_CHUNK_FRAMES:
         raise ProtocolError(f"chunk declares {header.total_frames} frames (limit {MAX_CHUNK_FRAMES})")
     buf = frames[1].buffer if hasattr(frames[1], "buffer") else memoryview(frames[1])

@@ -123,6 +123,8 @@ def partial_for(header: ChunkHeader, pcm: np.ndarray) -> Partial | Failed:
         return Failed(header.ref, error, seq=header.seq)
     if header.warning:
         body["warning"] = header.warning  # decoding's note on the track travels on to the stored row
+    if header.last:
+        body["chromaprint"] = header.chromaprint  # the track's identity fingerprint, on to the row
     if header.derived_from:
         body["derived_from"] = header.derived_from  # so does the source of a mastered file
     return Partial(

@@ -30,6 +30,9 @@ class Fingerprint:
     duration_s: float
     values: dict[str, float]
     warning: str | None = None  # what decoding noticed (a truncated file, say), from the last partial
+    # The track's raw Chromaprint (audio/chromaprint.py) that ingest computed and the last partial
+    # carries on; None when it carried none (or something that is not whole uint32 items).
+    chromaprint: bytes | None = None
     derived_from: str | None = None  # the source of a file fpstream master wrote, from the last partial
 
 
@@ -135,11 +138,13 @@ def fingerprint(bodies: list[dict[str, Any]], sample_rate: int, channels: int) -
         m = merge(bodies, sample_rate, channels)
     with stage("finalize (tempo, beats, gating)"):
         warning = bodies[-1].get("warning")
+        chromaprint = bodies[-1].get("chromaprint")
         source = bodies[-1].get("derived_from")
         return Fingerprint(
             duration_s=m.n_samples / sample_rate,
             values=values(m),
             warning=warning if isinstance(warning, str) else None,
+            chromaprint=chromaprint if isinstance(chromaprint, bytes) and len(chromaprint) % 4 == 0 else None,
             derived_from=source if isinstance(source, str) and source else None,
         )
 

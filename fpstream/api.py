@@ -13,8 +13,8 @@ Examples
 >>> steer = Steering(no_repeat_album=3, min_duration_s=60)      # doctest: +SKIP
 >>> [t.path for t in lib.playlist(["~/Music/a.flac", "~/Music/b.ogg"], 20, steering=steer)]  # doctest: +SKIP
 >>> [t.album for t in lib.album_playlist("~/Music/a.flac", 3)]  # doctest: +SKIP
->>> for group in lib.duplicates():                            # doctest: +SKIP
-...     print(group.max_distance, [m.path for m in group.members])
+>>> for group in lib.duplicates().groups:                     # doctest: +SKIP
+...     print(group.kept.path, group.reason, [m.path for m in group.members[1:]])
 
 The library's 25 values are loaded once, on first use, and scaled by the
 library itself (``fpstream.similarity``); a ``Library`` is a snapshot: make a
@@ -27,20 +27,20 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from audio.paths import format_of, stored_path
 from base.fields import FEATURES, FINGERPRINT_VERSION
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups
-from fpstream.names import display_name
+from fpstream.duplicates import DEFAULT_MAX_DISTANCE
 from fpstream.percentiles import percentile_ranks
 from fpstream.playlist import album_walk, gather, steered_path_to
+from fpstream.recordings import MAX_BER
+from fpstream.same_recording import DuplicateGroup, DuplicateMember, Duplicates, find_duplicates
 from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, robust_scale, weight_vector
 from fpstream.steering import DEFAULT_STEERING, Catalogue, Spacing, Steering, admissible
 from store.library import (
@@ -130,32 +130,6 @@ class PlaylistEntry:
     step: float
     to_target: float | None = None  # distance to B, for a playlist with a target
     track: Track | None = None  # the whole row (tags, display_name)
-
-
-@dataclass(frozen=True)
-class DuplicateMember:
-    path: str
-    distance: float  # to the group's first member, its largest file
-    format: str
-    size: int | None
-    duration_s: float | None
-    sample_rate: int | None
-    channels: int | None
-    artist: str | None = None  # tags (None when the file has none; artist: else the album artist)
-    title: str | None = None
-    album: str | None = None
-
-    @property
-    def display_name(self) -> str:
-        """``Artist - Title`` from the tags, else the file name without its suffix."""
-        return display_name(self)
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    group: int
-    max_distance: float  # largest distance between two members
-    members: list[DuplicateMember] = field(default_factory=list)
 
 
 class Library:
@@ -423,27 +397,18 @@ class Library:
         rows = [row for a in order for row in sorted(members[keys[a]], key=position)]
         return self._entries(rows, None)
 
-    def duplicates(self, max_distance: float = DEFAULT_MAX_DISTANCE) -> list[DuplicateGroup]:
-        """Groups of tracks whose fingerprints are within ``max_distance`` (``fpstream.duplicates``)."""
-        if not self.features.paths:
-            return []
-        emb = self.embedded
-        details = self._details()
-        groups = []
-        with threadpool_limits(1):  # small products: BLAS threads only spin on a busy machine
-            found = duplicate_groups(emb, max_distance)
-        tags = self._tags([self.features.paths[r] for group in found for r in group.rows])
-        for number, group in enumerate(found, start=1):
-            # The largest file first (usually the lossless one): distances are measured from it.
-            rows = sorted(group.rows, key=lambda r: (-(details[self.features.paths[r]][0] or 0), r))
-            first = emb[rows[0]]
-            members = []
-            for row in rows:
-                p = self.features.paths[row]
-                size, duration, rate, channels = details[p]
-                distance = float(np.linalg.norm(emb[row] - first))
-                members.append(
-                    DuplicateMember(p, distance, format_of(p), size, duration, rate, channels, **tags[p])
-                )
-            groups.append(DuplicateGroup(number, group.max_distance, members))
-        return groups
+    def duplicates(self, max_ber: float = MAX_BER) -> Duplicates:
+        """Groups of files holding the same recording (Chromaprint), each naming the file to keep
+        first (``fpstream.same_recording``; the rule: ``fpstream.keep``)."""
+        with closing(self._connect()) as conn:
+            return find_duplicates(conn, max_ber)
+
+
+__all__ = [
+    "DuplicateGroup",
+    "DuplicateMember",
+    "Duplicates",
+    "Library",
+    "PlaylistEntry",
+    "Track",
+]

@@ -67,11 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from fpstream.analyze_file import analyze_file
+    from store.library import text_value
 
     kwargs = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
     failed = 0
     for path in args.files:
         row = analyze_file(path, threads=args.threads, **kwargs)
         failed += row["status"] != "done"
-        print(json.dumps(row, allow_nan=False, ensure_ascii=False), flush=True)
+        printable = {k: text_value(v) for k, v in row.items()}  # the chromaprint BLOB as base64
+        print(json.dumps(printable, allow_nan=False, ensure_ascii=False), flush=True)
     return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""``fpstream duplicates``: groups of files holding the same recording."""
+"""``fpstream duplicates``: groups of files holding the same recording, and which one to keep."""
 
 from __future__ import annotations
 
@@ -6,21 +6,17 @@ import argparse
 import sys
 from typing import Any
 
-from base.durations import clock
-from fpstream.cli_args import database, db_option, format_option, formatter, weights
-from fpstream.thresholds import DEFAULT_MAX_DISTANCE
-
-COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels")
-COLUMNS += ("artist", "title", "album", "path")
+from fpstream.cli_args import database, db_option, format_option, formatter
+from fpstream.thresholds import MAX_BER
 
 
-def non_negative(text: str) -> float:
+def ber_limit(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError("must be at least 0 and below 0.5 (0.5 is chance)")
     return value
 
 
@@ -28,35 +24,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "duplicates",
         formatter_class=formatter,
-        help="groups of files with (near-)identical fingerprints: one recording, several copies",
+        help="groups of files holding the same recording (Chromaprint), and which file to keep",
         description=(
-            "List groups of analysed tracks whose fingerprints are within D of each other\n"
-            "(the distance of `fpstream similar`): the same recording as WAV, FLAC, Ogg, MP3,\n"
-            "a re-encode or a plain copy. Each file is listed with its distance to the group's\n"
-            "first (largest) file, format, size, duration, rate and channels, to choose which\n"
-            "to keep.\n\n"
-            f"D (--max-distance, default {DEFAULT_MAX_DISTANCE:g}) was chosen from measured distances:\n"
-            "on real music, lossless copies were 0.000-0.001 apart, MP3 copies 0.009-0.013,\n"
-            "low-bitrate Vorbis re-encodes up to 0.095; different recordings 0.15 and more\n"
-            "(docs/cli.md, 'duplicates'). Use a smaller D (e.g. 0.02) for lossless copies only."
+            "List groups of analysed tracks that hold the same recording: the same audio as\n"
+            "FLAC, WAV, MP3, AAC, Opus, Vorbis, WMA, a re-encode or a copy trimmed by a few\n"
+            "seconds. 'The same recording' is decided by Chromaprint, the AcoustID fingerprint\n"
+            "the stack stores with every track: the bit error rate (BER) between the two\n"
+            "prints aligned (offsets up to 10 s searched) is at most B. Copies measured at\n"
+            "BER 0.00-0.05; different recordings, two versions of one theme included, at\n"
+            "0.18 and above. Two tracks that only sound alike are `fpstream similar`.\n\n"
+            "Each group names the file to keep, by this rule: an original over anything\n"
+            "fpstream wrote (ENCODER=fpstream... / DERIVED_FROM tags), then lossless over\n"
+            "lossy, then the higher bit rate, then the longer file, then the smaller file.\n"
+            "It never suggests deleting an original in favour of a derived file.\n"
+            "Details: docs/duplicates.md."
         ),
         epilog=(
             "examples:\n"
             "  fpstream duplicates\n"
-            "  fpstream duplicates --max-distance 0.01 --format csv > copies.csv\n"
-            "  fpstream duplicates --format jsonl | jq -r 'select(.format == \"WAV\") | .path'\n\n"
-            "The 25 numbers are defined in docs/fingerprint.md."
+            "  fpstream duplicates --format csv > copies.csv\n"
+            "  fpstream duplicates --format jsonl | jq -r 'select(.action == \"copy\") | .path'\n\n"
+            "How copies are found and the rule: docs/duplicates.md. The 25 numbers of\n"
+            "`fpstream similar` (sounds alike) are defined in docs/fingerprint.md."
         ),
     )
     p.add_argument(
-        "--max-distance",
-        type=non_negative,
-        default=DEFAULT_MAX_DISTANCE,
-        metavar="D",
-        help=f"largest distance between copies (default {DEFAULT_MAX_DISTANCE:g})",
-    )
-    p.add_argument(
-        "--weights", type=weights, default="default", metavar="SPEC", help="as for `fpstream similar`"
+        "--max-ber",
+        type=ber_limit,
+        default=MAX_BER,
+        metavar="B",
+        help=f"largest bit error rate between copies (default {MAX_BER:g})",
     )
     format_option(p)
     db_option(p)
@@ -67,38 +64,53 @@ def _size(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, sec = divmod(seconds, 60.0)
+    return f"{int(minutes)}:{sec:04.1f}"
+
+
 def run(args: argparse.Namespace) -> int:
     from fpstream.api import Library
     from fpstream.output import write_records
 
-    groups = Library(database(args), weights=args.weights).duplicates(args.max_distance)
-    records: list[dict[str, Any]] = [
-        {"group": g.group, **{c: getattr(m, c) for c in COLUMNS if c != "group"}}
-        for g in groups
-        for m in g.members
-    ]
+    found = Library(database(args)).duplicates(args.max_ber)
+    groups = found.groups
+    from fpstream.same_recording import RECORD_COLUMNS, group_records
+
+    records: list[dict[str, Any]] = [r for g in groups for r in group_records(g)]
 
     def table(listed: list[dict[str, Any]]) -> str:
         lines = []
         for g in groups:
-            named = next((m.display_name for m in g.members if m.title), None)  # the recording, by its tags
-            about = f" ({named})" if named else ""
-            lines.append(
-                f"group {g.group}: {len(g.members)} files{about}, largest distance {g.max_distance:.4f}"
+            k = g.kept
+            name = (
+                f" ({k.artist} - {k.title})" if k.artist and k.title else f" ({k.title})" if k.title else ""
             )
+            lines.append(f"group {g.group}{name}: {len(g.members)} files, keep the first: {g.reason}")
             for m in g.members:
-                rate = "?" if m.sample_rate is None else f"{m.sample_rate} Hz"
+                kind = "lossless" if m.lossless else "lossy"
+                rate = "?" if m.bit_rate is None else f"{m.bit_rate / 1000:.0f} kb/s"
+                marks = " derived" if m.derived else ""
+                marks += f" ({m.note})" if m.note else ""
                 lines.append(
-                    f"  {m.distance:.4f}  {m.format:<5} {_size(m.size):>9}  {clock(m.duration_s):>8}  "
-                    f"{rate:>8} {m.channels or '?'} ch  {m.path}"
+                    f"  {'keep' if m.keep else 'copy'}  BER {m.ber:.3f} {m.offset_s:+5.1f} s  {m.codec:<9} "
+                    f"{kind:<8} {rate:>10} {_clock(m.duration_s):>7} {_size(m.size):>9}  {m.path}{marks}"
                 )
         return "\n".join(lines) + "\n" if lines else ""
 
-    write_records(records, COLUMNS, args.format, sys.stdout, table=table)
+    write_records(records, RECORD_COLUMNS, args.format, sys.stdout, table=table)
     extra = sum(m.size or 0 for g in groups for m in g.members[1:])
     print(
-        f"fpstream duplicates: {len(groups)} groups, {len(records)} files "
-        f"(max distance {args.max_distance:g}); copies beyond the first of each group: {extra / 1e6:.1f} MB",
+        f"fpstream duplicates: {len(groups)} groups, {len(records)} files among {found.indexed:,} tracks "
+        f"(max BER {args.max_ber:g}); the copies besides each kept file: {extra / 1e6:.1f} MB",
         file=sys.stderr,
     )
+    if found.without_print:
+        print(
+            f"fpstream duplicates: note: {found.without_print:,} analysed tracks have no Chromaprint yet "
+            "(analysed before fpstream computed it): feed the library again to fill them in",
+            file=sys.stderr,
+        )
     return 0

@@ -1,11 +1,13 @@
-"""Near-identical fingerprints: the same recording in several files (formats, copies, re-encodes).
+"""Near-identical 25-number fingerprints: what playlists and the mixer keep apart as copies.
 
-Two tracks are duplicates when their similarity distance (``fpstream.similarity``:
-robust-scaled, weighted Euclidean) is at most ``max_distance``; a group is a
-connected set of such pairs (single linkage). The default threshold,
-:data:`DEFAULT_MAX_DISTANCE` = 0.12, comes from a measurement on real music
-(docs/cli.md, "duplicates"; 41 freely licensed Ogg Vorbis tracks plus WAV, FLAC, MP3
-192k and Vorbis q2 re-encodes of three of them): lossless copies lay at
+(``fpstream duplicates`` decides "the same recording" by Chromaprint instead:
+``fpstream.same_recording``, docs/duplicates.md.) Two tracks are near-copies when
+their similarity distance (``fpstream.similarity``: robust-scaled, weighted
+Euclidean) is at most ``max_distance``; a group is a connected set of such pairs
+(single linkage). The default threshold, :data:`DEFAULT_MAX_DISTANCE` = 0.12,
+comes from a measurement on real music (docs/duplicates.md, "The 25-number
+distance"; 41 freely licensed Ogg Vorbis tracks plus WAV, FLAC, MP3 192k and
+Vorbis q2 re-encodes of three of them): lossless copies lay at
 0.0000–0.0013, MP3 copies at 0.009–0.013, the heavy q2 re-encodes at
 0.030–0.095, while the nearest *different* recording was never closer than
 0.152 (median 0.24). 0.12 sits between the two.

@@ -2,8 +2,10 @@
 
 Both formats carry every column **as stored**, in table order (``path``,
 ``status``, ``error``, ``size``, ``mtime_ns``, ``duration_s``, ``sample_rate``,
-``channels``, ``analyzed_at``, ``fingerprint_version``, then the 25 values),
-one track per line, sorted by path. Rows are streamed: exporting a million
+``channels``, ``analyzed_at``, ``fingerprint_version``, then the 25 values,
+``warning`` and ``chromaprint``), one track per line, sorted by path. The
+``chromaprint`` BLOB is written as base64 text of its raw little-endian uint32
+sub-fingerprints (docs/duplicates.md). Rows are streamed: exporting a million
 tracks needs no more memory than one.
 
 - **jsonl**: one JSON object per line; numbers at full precision (Python's
@@ -27,7 +29,7 @@ import json
 import sqlite3
 from typing import TextIO
 
-from store.library import LibraryError, iter_rows, row_tuples
+from store.library import LibraryError, iter_rows, row_tuples, text_value
 
 FORMATS = ("jsonl", "json", "csv")
 
@@ -82,9 +84,13 @@ def write_csv(conn: sqlite3.Connection, out: TextIO, batch: int = 1000) -> int:
     """
     rows = row_tuples(conn)
     writer = csv.writer(out)
-    writer.writerow([d[0] for d in rows.description])
+    names = [d[0] for d in rows.description]
+    writer.writerow(names)
+    blob = names.index("chromaprint") if "chromaprint" in names else None
     n = 0
     while block := rows.fetchmany(batch):
+        if blob is not None:  # the one BLOB column, as base64 text
+            block = [(*row[:blob], text_value(row[blob]), *row[blob + 1 :]) for row in block]
         writer.writerows(block)
         n += len(block)
     return n

@@ -531,6 +531,7 @@ class Ingest:
             if header.last:
                 track.duration_s = (header.start + header.frames) / header.sample_rate
                 track.warning = header.warning
+                track.chromaprint = header.chromaprint  # kept for a last chunk re-sent alone
                 if header.warning:
                     log.info("%s: %s", track.path, header.warning)
                 self.tracker.sent(track, time.monotonic())
@@ -584,6 +585,8 @@ class Ingest:
             self.tracker.resend.append(track)
             return None
         log.info("re-sending chunk %d of %s (track %d): %s", resend.index, track.path, track.seq, resend.why)
+        if header.last:  # decoded alone: what the whole decode found is what was sent before
+            header = replace(header, chromaprint=track.chromaprint, warning=track.warning)
         return self.numbered(track, header, pcm)
 
     def fail_track(self, track: Track, error: str) -> None:

@@ -3,14 +3,16 @@
 Ingest reads the sink's database read-only (SQLite allows readers beside the
 writer in WAL mode). For each path, :meth:`PreviousRun.decide` says:
 
-- ``SKIP_DONE``: the row is ``done`` by the current fingerprint version and the
-  file has the same size and mtime (nanoseconds): nothing would change.
+- ``SKIP_DONE``: the row is ``done`` by the current fingerprint version, has its
+  Chromaprint, and the file has the same size and mtime (nanoseconds): nothing
+  would change. A row written before fpstream computed Chromaprints (NULL in
+  that column, or a database without it) is analysed again, which fills it in.
 - ``SKIP_FAILED``: the row is ``failed`` and the file is unchanged (same size
   and mtime, or still unreadable with the same error): analysing it again
   would fail again, so it is not retried unless ``retry_failed``
   (``--retry-failed``). A changed file is always retried.
 - ``TAGS_ONLY``: as ``SKIP_DONE``, but the row has never had the file's tags read (a row
-  from before schema v3, or from a database the sink has not migrated yet): ingest sends the
+  from before schema v6, or from a database the sink has not migrated yet): ingest sends the
   tags alone (``protocol.TagsUpdate``), the audio is not analysed again.
 - ``ANALYSE``: anything else (a new path, a changed file, a row written by an
   older fingerprint version).
@@ -27,9 +29,6 @@ from store.readonly import cue_row_keys, has_tracks, is_current, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY = "analyse", "skip-done", "skip-failed", "tags-only"
 
-_ROW = "SELECT status, size, mtime_ns, fingerprint_version, error, tags_read FROM tracks WHERE path = ?"
-# A database from before schema v3 (the sink migrates it when it starts, maybe after ingest looked)
-_ROW_BEFORE_TAGS = "SELECT status, size, mtime_ns, fingerprint_version, error, 0 FROM tracks WHERE path = ?"
 
 log = logging.getLogger("ingest")
 
@@ -52,7 +51,18 @@ class PreviousRun:
                 f"cannot read {db_path} to skip finished files: {exc} (use --force to ignore it)"
             ) from None
         self.conn = conn
-        self.row_query = _ROW
+        try:
+            columns = {c[1] for c in conn.execute("PRAGMA table_info(tracks)")}
+        except sqlite3.Error:
+            columns = set()
+        # A database the sink has not migrated yet lacks the newer columns: no row has tags read
+        # (schema v6) or a Chromaprint (v7) then.
+        tags_read = "tags_read" if "tags_read" in columns else "0"
+        has_print = "chromaprint IS NOT NULL" if "chromaprint" in columns else "0"
+        self.query = (
+            f"SELECT status, size, mtime_ns, fingerprint_version, error, {tags_read}, {has_print} "
+            "FROM tracks WHERE path = ?"
+        )
 
     def decide(self, row_path: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         """What to do with ``row_path``: ANALYSE, SKIP_DONE, SKIP_FAILED or TAGS_ONLY.
@@ -62,13 +72,7 @@ class PreviousRun:
         if self.conn is None:
             return ANALYSE
         try:
-            try:
-                row = self.conn.execute(self.row_query, (row_path,)).fetchone()
-            except sqlite3.OperationalError as exc:
-                if "tags_read" not in str(exc):
-                    raise
-                self.row_query = _ROW_BEFORE_TAGS
-                row = self.conn.execute(self.row_query, (row_path,)).fetchone()
+            row = self.conn.execute(self.query, (row_path,)).fetchone()
         except sqlite3.Error as exc:
             # A database locked for longer than the timeout, or damaged after start: analysing a file
             # again costs seconds, stopping ingest mid-run would cost the run. Said once, then no skips.
@@ -81,10 +85,10 @@ class PreviousRun:
             return ANALYSE
         if row is None:
             return ANALYSE
-        status, old_size, old_mtime, version, old_error, tags_read = row
+        status, old_size, old_mtime, version, old_error, tags_read, has_print = row
         if status == "done":
-            if not is_current(old_size, old_mtime, version, size, mtime_ns):
-                return ANALYSE
+            if not is_current(old_size, old_mtime, version, size, mtime_ns) or not has_print:
+                return ANALYSE  # changed, or from before Chromaprints: analysing fills it in
             return SKIP_DONE if tags_read else TAGS_ONLY
         if self.retry_failed or (version is not None and version != FINGERPRINT_VERSION):
             return ANALYSE

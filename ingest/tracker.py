@@ -58,6 +58,9 @@ class Track:
     error: str | None = None  # set: the track is sent as a Failed with this error, not as audio
     duration_s: float = 0.0  # known once every chunk was sent
     warning: str = ""  # decoding's note on the track (its last chunk carried it), "" if none
+    # The track's Chromaprint, from the decode of the whole track (its last chunk carried it): a
+    # last chunk decoded again alone has none of its own and is sent with this one.
+    chromaprint: bytes = b""
     derived_from: str = ""  # the source in the mark of a file fpstream master wrote (audio.derived)
     tags: dict[str, str | int] | None = None  # the file's tags, read once when it is first sent
     tags_only: bool = False  # done before and unchanged: only its tags are sent (protocol.TagsUpdate)

@@ -98,6 +98,9 @@ MIGRATIONS: dict[int, Sequence[str]] = {
         "ALTER TABLE tracks ADD COLUMN tags_read INTEGER DEFAULT 0",
         _V6_DROP_NOT_AUDIO,
     ),
+    # v7: the identity fingerprint (Chromaprint, audio/chromaprint.py) of a done row; NULL on older
+    # rows until they are re-fed
+    7: ("ALTER TABLE tracks ADD COLUMN chromaprint BLOB",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -310,6 +313,7 @@ class Row:
     musicbrainz_recording_id: str | None = None
     musicbrainz_release_id: str | None = None
     tags_read: int = 1
+    chromaprint: bytes | None = None  # raw Chromaprint: b"" too short to have one, None not computed
 
     def with_tags(self, tags: dict[str, str | int] | None) -> Row:
         """This row with the file's tags (``audio.tags.read_tags``): stored beside the values,
@@ -339,11 +343,13 @@ def done_row(
     values: dict[str, float],
     warning: str | None = None,
     derived_from: str | None = None,
+    chromaprint: bytes | None = None,
 ) -> Row:
     """A ``done`` row; raises ValueError unless all 25 values are present and finite.
 
     ``warning`` is what decoding noticed (a truncated file, say): the row is
-    still done, its values describe the audio that decoded."""
+    still done, its values describe the audio that decoded. ``chromaprint``: the
+    raw Chromaprint (``b""``: too short to have one; None: not computed)."""
     missing = [name for name in FEATURES if name not in values]
     if missing:
         raise ValueError(f"fingerprint lacks {', '.join(missing)}")
@@ -365,6 +371,7 @@ def done_row(
         values=floats,
         warning=warning or None,
         derived_from=derived_from or None,
+        chromaprint=chromaprint,
         **_meta(ref),
     )
 
@@ -397,6 +404,7 @@ class Fingerprinted(Protocol):
     values: dict[str, float]
     warning: str | None
     derived_from: str | None
+    chromaprint: bytes | None
 
 
 def track_row(
@@ -413,7 +421,14 @@ def track_row(
         return failed_row(ref, result)
     try:
         row = done_row(
-            ref, result.duration_s, sample_rate, channels, result.values, result.warning, result.derived_from
+            ref,
+            result.duration_s,
+            sample_rate,
+            channels,
+            result.values,
+            result.warning,
+            result.derived_from,
+            result.chromaprint,
         )
     except ValueError as exc:
         return failed_row(ref, f"fingerprint failed: ValueError: {exc}")

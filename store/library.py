@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import sqlite3
@@ -71,8 +72,18 @@ def connect(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
+def text_value(value: Any) -> Any:
+    """A stored value as text can carry it: a BLOB (the raw ``chromaprint``) as base64, the rest as is."""
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+
+
+def _as_text(row: sqlite3.Row) -> dict[str, Any]:
+    return {key: text_value(row[key]) for key in row.keys()}
+
+
 def get_row(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
-    """The row stored under ``key`` (``audio.paths.stored_path`` of what the user typed) as a dict.
+    """The row stored under ``key`` (``audio.paths.stored_path`` of what the user typed) as a dict,
+    a BLOB as base64 text (:func:`text_value`).
 
     Raises :class:`LibraryError` if the path is not in the library.
     """
@@ -82,16 +93,16 @@ def get_row(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
             f"{key} is not in the library: check the path, or add it with "
             f"`echo {shlex.quote(key)} | fpstream feed` while a stack runs"
         )
-    return dict(row)
+    return _as_text(row)
 
 
 _ALL_ROWS = f"SELECT * FROM {TABLE} ORDER BY path"
 
 
 def iter_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    """Every row, ordered by path, streamed (constant memory on a million rows)."""
+    """Every row, ordered by path, streamed (constant memory on a million rows); a BLOB as base64."""
     for row in conn.execute(_ALL_ROWS):
-        yield dict(row)
+        yield _as_text(row)
 
 
 def row_tuples(conn: sqlite3.Connection) -> sqlite3.Cursor:

@@ -45,10 +45,11 @@ def stored_meta(conn: sqlite3.Connection, path: str) -> dict[str, object] | None
 
 def current_rows_with_content(conn: sqlite3.Connection, content_id: str) -> list[str]:
     """Paths of the ``done`` rows of the current fingerprint version whose content identity is
-    ``content_id`` (index ``tracks_content``), sorted."""
+    ``content_id`` (index ``tracks_content``), sorted. A row without its Chromaprint (written
+    before fpstream computed it) is not one: keeping it would never fill that in."""
     rows = conn.execute(
         f"SELECT path FROM {TABLE} WHERE content_id = ? AND status = 'done' AND fingerprint_version = ? "
-        "ORDER BY path",
+        "AND chromaprint IS NOT NULL ORDER BY path",
         (content_id, FINGERPRINT_VERSION),
     )
     return [p for (p,) in rows]

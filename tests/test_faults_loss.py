@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,12 @@ def test_dropped_chunks_are_sent_again_within_seconds(tmp_path: Path) -> None:
     print(f"\nchunk dropped mid-run: its track was committed {mid:.1f} s after the drop")
     print(f"the run's last chunk dropped: its track was committed {tail:.1f} s after the drop")
     assert mid < RECOVERY_LIMIT_S and tail < RECOVERY_LIMIT_S
+    # late's last chunk went again alone: it carried the Chromaprint of the whole decode all the same
+    for path in [*first, late]:
+        size, mtime_ns = file_identity(str(path))
+        ref = protocol.TrackRef("test", 0, 0, str(path), size, mtime_ns)
+        *_, (last, _pcm) = iter_chunks(str(path), ref, chunk_s=1.0)
+        assert last.chromaprint and rows[str(path)]["chromaprint"] == last.chromaprint, path
 
 
 @pytest.mark.parametrize("suffix", [".flac", ".wav", ".ogg"])  # seek (exact), seek, decode-and-skip
@@ -141,7 +147,9 @@ def test_a_chunk_decoded_alone_equals_the_same_chunk_of_the_whole_track(tmp_path
     assert len(whole) == 8
     for index in (1, 4, 7):
         header, pcm = next(iter_chunks(str(path), ref, chunk_s=1.0, first=index))
-        assert header == whole[index][0]
+        # the track's Chromaprint comes only from the decode of the whole track (ingest keeps it)
+        assert header.chromaprint == b"" and bool(whole[index][0].chromaprint) == (index == 7)
+        assert replace(header, chromaprint=whole[index][0].chromaprint) == whole[index][0]
         assert np.array_equal(pcm, whole[index][1])
     with pytest.raises(DecodeError, match="beyond the end"):
         next(iter_chunks(str(path), ref, chunk_s=1.0, first=8))

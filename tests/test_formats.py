@@ -405,7 +405,7 @@ def test_an_itunes_gapless_tag_trims_the_aac_end_padding(tmp_path) -> None:
     assert len(tagged) == n and lag(pcm / 32768, tagged) == 0
 
 
-def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_path) -> None:
+def test_a_version_1_database_gains_the_later_columns_and_keeps_its_rows(tmp_path) -> None:
     conn = sqlite3.connect(tmp_path / "old.db")
     for statement in MIGRATIONS[1]:
         conn.execute(statement)
@@ -417,8 +417,9 @@ def test_a_version_1_database_gains_the_warning_column_and_keeps_its_rows(tmp_pa
     create_schema(conn)  # what the sink's migrate does, for a plain connection
     columns = [c[1] for c in conn.execute("PRAGMA table_info(tracks)")]
     assert columns == list(COLUMNS) and columns[len(TRACK_COLUMNS) + len(FEATURES)] == "warning"
-    assert conn.execute("SELECT path, error, warning FROM tracks").fetchall() == [
-        ("/music/a.mp3", "file not found", None)
+    assert columns[-2:] == ["derived_from", "chromaprint"]
+    assert conn.execute("SELECT path, error, warning, chromaprint FROM tracks").fetchall() == [
+        ("/music/a.mp3", "file not found", None, None)
     ]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

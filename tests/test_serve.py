@@ -46,6 +46,15 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> dict:
     copy = music / "Artist1" / "Album1" / "01 track01~copy.wav"  # sorts after the original
     os.link(files[1], copy)
     insert_rows_file(db, [done_row(str(copy), values[1], size=copy.stat().st_size, duration_s=80.0)])
+    # both hold one recording: the same Chromaprint (a generated one: these files are 2 s long)
+    steps = np.random.default_rng(1).integers(0, 32, size=(900, 2))
+    walk = np.bitwise_xor.accumulate((1 << steps[:, 0]) | (1 << steps[:, 1])).astype("<u4")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE tracks SET chromaprint = ? WHERE path IN (?, ?)", (walk.tobytes(), files[1], str(copy))
+        )
+    conn.close()
     # tags on the real files: artists, albums, genres (one Christmas track)
     for i, p in enumerate(files):
         genre = "Christmas" if i == 5 else ("Rock" if i % 2 else "Jazz")
@@ -290,7 +299,7 @@ def test_path_map_and_absolute_paths(lib: dict) -> None:
         ("GET", "/api/track", {"path": "/music/nowhere.flac"}, None, 404),
         ("GET", "/api/search", {"limit": 5000}, None, 400),
         ("GET", "/api/playlist", {"seed": "/music/synth/track0001.flac", "format": "xml"}, None, 400),
-        ("GET", "/api/duplicates", {"max_distance": "nan"}, None, 400),
+        ("GET", "/api/duplicates", {"max_ber": "nan"}, None, 400),
         ("GET", "/api/nothing-here", None, None, 404),
         ("PUT", "/api/mix", None, b"{}", 405),
     ],

@@ -20,7 +20,8 @@ from base.status import query_status
 from fpstream import __version__
 from fpstream.cli_playlist import COLUMNS as PLAYLIST_COLUMNS
 from fpstream.cli_playlist import write_m3u
-from fpstream.duplicates import DEFAULT_MAX_DISTANCE
+from fpstream.recordings import MAX_BER
+from fpstream.same_recording import group_records
 from fpstream.serve import fingerprint, media, mixer
 from fpstream.serve.security import BadRequest, json_body, query_int, query_str
 from fpstream.serve.state import STATE, State
@@ -33,8 +34,6 @@ T = TypeVar("T")
 MAX_K = 500  # neighbours, playlist tracks
 MAX_PAGE = 200  # rows per page of search and duplicates
 SEARCH_FIELDS = ("path", "status", "duration_s", "title", "artist", "album", "genre")
-DUPLICATE_COLUMNS = ("group", "distance", "format", "size", "duration_s", "sample_rate", "channels")
-DUPLICATE_COLUMNS += ("artist", "title", "album", "path")  # the tags, as `fpstream duplicates` lists them
 
 
 async def in_pool(fn: Callable[..., T], *args: Any) -> T:
@@ -165,32 +164,26 @@ async def playlist(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _duplicate_records(snap: Snapshot, max_distance: float) -> list[list[dict[str, Any]]]:
+def _duplicate_records(snap: Snapshot, max_ber: float) -> list[list[dict[str, Any]]]:
+    """The records of ``fpstream duplicates --format json``, by group (Chromaprint: docs/duplicates.md)."""
     cache = snap.__dict__.setdefault("_serve_duplicates", {})
-    if max_distance not in cache:
-        groups = snap.duplicates(max_distance)
-        cache[max_distance] = [
-            [
-                {"group": g.group, **{c: getattr(m, c) for c in DUPLICATE_COLUMNS if c != "group"}}
-                for m in g.members
-            ]
-            for g in groups
-        ]
-    return cache[max_distance]
+    if max_ber not in cache:
+        cache[max_ber] = [group_records(g) for g in snap.duplicates(max_ber).groups]
+    return cache[max_ber]
 
 
 async def duplicates(request: web.Request) -> web.Response:
     snap = state(request).live.snapshot
-    raw = request.query.get("max_distance")
+    raw = request.query.get("max_ber")
     try:
-        max_distance = DEFAULT_MAX_DISTANCE if raw is None else float(raw)
+        max_ber = MAX_BER if raw is None else float(raw)
     except ValueError:
-        raise BadRequest("max_distance must be a number") from None
-    if not 0 < max_distance <= 2.0:
-        raise BadRequest("max_distance must be in (0, 2]")
+        raise BadRequest("max_ber must be a number") from None
+    if not 0 <= max_ber < 0.5:
+        raise BadRequest("max_ber must be at least 0 and below 0.5")
     offset = query_int(request, "offset", 0, 0, 10**9)
     limit = query_int(request, "limit", 50, 1, MAX_PAGE)
-    groups = await in_pool(_duplicate_records, snap, max_distance)
+    groups = await in_pool(_duplicate_records, snap, max_ber)
     page = [r for g in groups[offset : offset + limit] for r in g]
     return _json({"groups": len(groups), "offset": offset, "limit": limit, "records": page})
 
