@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FINGERPRINT_VERSION = 2  # what moved in each version: docs/changelog.md
+FINGERPRINT_VERSION = 3  # what moved in each version: docs/changelog.md
 
 FEATURES: tuple[str, ...] = (
     "sub_bass_pct",
