@@ -32,7 +32,7 @@ from base.config import Endpoints, database_path, settings_epilog
 from base.status import query_status
 
 if TYPE_CHECKING:
-    from ingest.__main__ import Ingest  # imported when the run starts: it pulls in numpy
+    from ingest.loop import Ingest  # imported when the run starts: it pulls in numpy
 
 # SIGTERM, then SIGKILL after this long. The sink gets longer: it commits what it holds. An analyzer
 # killed mid-chunk loses nothing that was committed (the next run re-sends the track).
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.watch()
         if interrupted.is_set():
             return 130
-        from ingest.__main__ import main as ingest_main  # after the services started: it imports numpy
+        from ingest.cli import main as ingest_main  # after the services started: it imports numpy
 
         def started(ingest: Ingest) -> None:
             running.append(ingest)
