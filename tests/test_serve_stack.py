@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from store.library import text_value
 from tests.serve_support import start_service
 from tests.stack_harness import Stack, write_audio
 
@@ -34,7 +35,7 @@ def test_fingerprint_through_the_stack(tmp_path: Path) -> None:
             answer = json.loads(raw)
             assert answer["analysed"] is True
             row = answer["row"]
-            stored = stack.rows()[str(tracks[2])]
+            stored = {k: text_value(v) for k, v in stack.rows()[str(tracks[2])].items()}  # BLOB as base64
             assert row == stored and row["status"] == "done"
             first_s = time.monotonic() - started
             # the stored row is current now: answered at once, without ingest
