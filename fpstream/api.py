@@ -30,7 +30,7 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,8 +39,10 @@ from base.fields import FEATURES, FINGERPRINT_VERSION
 from fpstream.duplicates import DEFAULT_MAX_DISTANCE
 from fpstream.percentiles import percentile_ranks
 from fpstream.playlist import album_walk, gather, steered_path_to
-from fpstream.recordings import MAX_BER
-from fpstream.same_recording import DuplicateGroup, DuplicateMember, Duplicates, find_duplicates
+from fpstream.thresholds import MAX_BER
+
+if TYPE_CHECKING:
+    from fpstream.same_recording import Duplicates
 from fpstream.similarity import DEFAULT_WEIGHTS, Scaling, robust_scale, weight_vector
 from fpstream.steering import DEFAULT_STEERING, Catalogue, Spacing, Steering, admissible
 from store.library import (
@@ -400,14 +402,14 @@ class Library:
     def duplicates(self, max_ber: float = MAX_BER) -> Duplicates:
         """Groups of files holding the same recording (Chromaprint), each naming the file to keep
         first (``fpstream.same_recording``; the rule: ``fpstream.keep``)."""
+        # imported here: same_recording reads codecs with PyAV, which similar and show do not need
+        from fpstream.same_recording import find_duplicates
+
         with closing(self._connect()) as conn:
             return find_duplicates(conn, max_ber)
 
 
 __all__ = [
-    "DuplicateGroup",
-    "DuplicateMember",
-    "Duplicates",
     "Library",
     "PlaylistEntry",
     "Track",
