@@ -49,6 +49,7 @@ from store.library import (
     Features,
     LibraryError,
     connect,
+    details,
     get_row,
     iter_rows,
     load_features,
@@ -219,9 +220,7 @@ class Library:
 
     def _details(self) -> dict[str, tuple[Any, ...]]:
         with closing(self._connect()) as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None
-            return {r[0]: r[1:] for r in cursor.execute(f"SELECT {_DETAIL_COLUMNS} FROM tracks")}
+            return details(conn, _DETAIL_COLUMNS)
 
     # ------------------------------------------------------------ queries
 

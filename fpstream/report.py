@@ -59,7 +59,7 @@ from base.fields import FIELDS
 from fpstream import __version__
 from fpstream.api import Library
 from fpstream.names import display_name
-from store.library import has_column, tags_by_path
+from store.library import summary_rows, tags_by_path
 
 HIST_BINS = 40
 QUANTILE_POINTS = 1025
@@ -193,12 +193,7 @@ def summary(lib: Library) -> dict[str, Any]:
     errors: Counter[str] = Counter()
     example: dict[str, str] = {}
     with closing(lib._connect()) as conn:
-        cursor = conn.cursor()
-        cursor.row_factory = None
-        present = "WHERE missing_since IS NULL" if has_column(conn, "missing_since") else ""
-        for path, status, error, dur, rate, ch in cursor.execute(
-            f"SELECT path, status, error, duration_s, sample_rate, channels FROM tracks {present}"
-        ):
+        for path, status, error, dur, rate, ch in summary_rows(conn):
             formats[format_of(path)] += 1
             if status == "done":
                 done += 1

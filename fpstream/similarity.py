@@ -246,28 +246,36 @@ def bench(rows: int = 100_000, queries: int = 200, k: int = 10) -> dict[str, flo
     ``nearest`` (median, p95, max). The command pays ``load_ms + setup_ms``
     once plus one query.
     """
-    import sqlite3
     import tempfile
     import time
     from pathlib import Path
 
     from base.fields import FINGERPRINT_VERSION
-    from store.db import create_schema
+    from store.db import Row, store_rows
     from store.library import connect, load_features
 
     matrix = synthetic_library(rows)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        with sqlite3.connect(db) as conn:
-            create_schema(conn)
-            names = ("path", "status", "fingerprint_version", *FEATURES)
-            marks = ", ".join("?" * len(names))
-            records = (
-                (f"/music/{i:07d}.flac", "done", FINGERPRINT_VERSION, *map(float, row))
+        store_rows(
+            db,
+            (
+                Row(
+                    path=f"/music/{i:07d}.flac",
+                    status="done",
+                    error=None,
+                    size=None,
+                    mtime_ns=None,
+                    duration_s=None,
+                    sample_rate=None,
+                    channels=None,
+                    analyzed_at="",
+                    fingerprint_version=FINGERPRINT_VERSION,
+                    values=dict(zip(FEATURES, map(float, row), strict=True)),
+                )
                 for i, row in enumerate(matrix)
-            )
-            conn.executemany(f"INSERT INTO tracks ({', '.join(names)}) VALUES ({marks})", records)
-        conn.close()
+            ),
+        )
         t0 = time.perf_counter()
         with connect(db) as conn:
             features = load_features(conn)

@@ -25,7 +25,7 @@ import sqlite3
 from pathlib import Path
 
 from base.fields import FINGERPRINT_VERSION
-from store.readonly import cue_row_keys, has_tracks, is_current, open_readonly
+from store.readonly import SkipLookup, cue_row_keys, failed_error, has_tracks, is_current, open_readonly
 
 ANALYSE, SKIP_DONE, SKIP_FAILED, TAGS_ONLY = "analyse", "skip-done", "skip-failed", "tags-only"
 
@@ -50,19 +50,14 @@ class PreviousRun:
             raise SystemExit(
                 f"cannot read {db_path} to skip finished files: {exc} (use --force to ignore it)"
             ) from None
-        self.conn = conn
         try:
-            columns = {c[1] for c in conn.execute("PRAGMA table_info(tracks)")}
-        except sqlite3.Error:
-            columns = set()
-        # A database the sink has not migrated yet lacks the newer columns: no row has tags read
-        # (schema v7) or a Chromaprint (v6) then.
-        tags_read = "tags_read" if "tags_read" in columns else "0"
-        has_print = "chromaprint IS NOT NULL" if "chromaprint" in columns else "0"
-        self.query = (
-            f"SELECT status, size, mtime_ns, fingerprint_version, error, {tags_read}, {has_print} "
-            "FROM tracks WHERE path = ?"
-        )
+            self.lookup = SkipLookup(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise SystemExit(
+                f"cannot read {db_path} to skip finished files: {exc} (use --force to ignore it)"
+            ) from None
+        self.conn = conn
 
     def decide(self, row_path: str, size: int | None, mtime_ns: int | None, error: str | None = None) -> str:
         """What to do with ``row_path``: ANALYSE, SKIP_DONE, SKIP_FAILED or TAGS_ONLY.
@@ -72,7 +67,7 @@ class PreviousRun:
         if self.conn is None:
             return ANALYSE
         try:
-            row = self.conn.execute(self.query, (row_path,)).fetchone()
+            row = self.lookup.row(row_path)
         except sqlite3.Error as exc:
             # A database locked for longer than the timeout, or damaged after start: analysing a file
             # again costs seconds, stopping ingest mid-run would cost the run. Said once, then no skips.
@@ -118,13 +113,8 @@ class PreviousRun:
         except sqlite3.Error:
             return {}
         try:
-            out = {}
-            for p in row_paths:
-                row = conn.execute("SELECT error FROM tracks WHERE path = ? AND status = 'failed'", (p,))
-                found = row.fetchone()
-                if found is not None and found[0]:
-                    out[p] = found[0]
-            return out
+            found = {p: failed_error(conn, p) for p in row_paths}
+            return {p: error for p, error in found.items() if error}
         except sqlite3.Error:
             return {}
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -446,6 +446,19 @@ def store_row(db_path: Path, row: Row) -> None:
         create_schema(conn)
         with conn:
             conn.execute(UPSERT, row.as_tuple())
+    finally:
+        conn.close()
+
+
+def store_rows(db_path: Path, rows: Iterable[Row]) -> None:
+    """Upsert many rows in one transaction from outside the sink (benchmarks and tools that make a
+    library), creating and migrating the database if needed."""
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        create_schema(conn)
+        with conn:
+            conn.executemany(UPSERT, (row.as_tuple() for row in rows))
     finally:
         conn.close()
 

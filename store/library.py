@@ -128,6 +128,28 @@ def stored_paths(conn: sqlite3.Connection, under: str | None = None) -> Iterator
         yield path
 
 
+SummaryRow = tuple[str, str, str | None, float | None, int | None, int | None]
+
+
+def summary_rows(conn: sqlite3.Connection) -> Iterator[SummaryRow]:
+    """``(path, status, error, duration_s, sample_rate, channels)`` of every row whose file is there
+    (rows a run found missing are left out), streamed as plain tuples: the report's summary."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    present = "WHERE missing_since IS NULL" if has_column(conn, "missing_since") else ""
+    yield from cursor.execute(
+        f"SELECT path, status, error, duration_s, sample_rate, channels FROM {TABLE} {present}"
+    )
+
+
+def details(conn: sqlite3.Connection, columns: str) -> dict[str, tuple]:
+    """``{path: (the other columns…)}`` of every row, for ``columns`` (a comma-separated list
+    starting with ``path``)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return {r[0]: r[1:] for r in cursor.execute(f"SELECT {columns} FROM {TABLE}")}
+
+
 def other_versions(conn: sqlite3.Connection) -> int:
     """How many ``done`` rows carry another fingerprint version than this program's."""
     (n,) = conn.execute(

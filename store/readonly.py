@@ -74,3 +74,32 @@ def cue_row_keys(conn: sqlite3.Connection, image: str) -> list[str]:
         (image + "#", image + "$"),
     )
     return [p for (p,) in rows]
+
+
+class SkipLookup:
+    """What ingest's skip-on-rerun needs of one stored path, in one query a path.
+
+    ``row(path)`` is ``(status, size, mtime_ns, fingerprint_version, error, tags_read,
+    has_chromaprint)`` or None. A database the sink has not migrated yet lacks the newer columns:
+    no row has its tags read (schema v7) or a Chromaprint (v6) then. Raises ``sqlite3.Error``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        columns = {c[1] for c in conn.execute(f"PRAGMA table_info({TABLE})")}
+        tags_read = "tags_read" if "tags_read" in columns else "0"
+        has_print = "chromaprint IS NOT NULL" if "chromaprint" in columns else "0"
+        self.query = (
+            f"SELECT status, size, mtime_ns, fingerprint_version, error, {tags_read}, {has_print} "
+            f"FROM {TABLE} WHERE path = ?"
+        )
+
+    def row(self, path: str) -> tuple | None:
+        return self.conn.execute(self.query, (path,)).fetchone()
+
+
+def failed_error(conn: sqlite3.Connection, path: str) -> str | None:
+    """The stored error of ``path`` when its row is ``failed`` (None otherwise)."""
+    query = f"SELECT error FROM {TABLE} WHERE path = ? AND status = 'failed'"
+    found = conn.execute(query, (path,)).fetchone()
+    return found[0] if found is not None and found[0] else None
