@@ -46,3 +46,21 @@ def test_every_package_imports_only_the_layers_below_it() -> None:
             for imported in project_imports(path) - allowed - {package}:
                 wrong.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not wrong, "imports running up the layers:\n" + "\n".join(wrong)
+
+
+def test_only_store_speaks_sql() -> None:
+    """Every query and write of the library goes through ``store/`` (DESIGN: one module speaks SQL)."""
+    sql_calls = {"execute", "executemany", "executescript"}
+    wrong = []
+    for package in ALLOWED:
+        if package == "store":
+            continue
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in sql_calls
+                ):
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not wrong, "SQL outside store/:\n" + "\n".join(wrong)
