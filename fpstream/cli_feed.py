@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from base.feed_options import add_feed_options, feed_argv
 from fpstream.cli_args import (
     env_help,
     formatter,
@@ -41,38 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "  more settings (FPSTREAM_MAX_IN_FLIGHT, FPSTREAM_RETRIES, ...): python -m ingest --help"
         ),
     )
-    p.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
-    p.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
-    p.add_argument(
-        "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
-    )
-    p.add_argument("--input", metavar="FILE", help="read paths from FILE (or a fifo) instead of stdin")
-    p.add_argument(
-        "--include-derived",
-        action="store_true",
-        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
-    )
-    p.add_argument(
-        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
-    )
-    p.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="folders and files to feed instead of stdin; a folder is walked (docs/library.md)",
-    )
+    add_feed_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Become ``python -m ingest`` (the feeder process) with the same options, stdin and terminal."""
-    argv = [*(["--null"] if args.null else []), *(["--force"] if args.force else [])]
-    argv += ["--retry-failed"] if args.retry_failed else []
-    argv += ["--include-derived"] if args.include_derived else []
-    if args.input:
-        argv += ["--input", args.input]
-    argv += ["--list-ignored"] if args.list_ignored else []
-    argv += ["--", *args.paths]
+    argv = feed_argv(args)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "ingest", *argv])

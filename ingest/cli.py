@@ -13,6 +13,7 @@ import zmq
 
 from base import logs
 from base.config import database_path, settings_epilog
+from base.feed_options import add_feed_options
 from base.sockets import Sockets
 from ingest.loop import Ingest
 from ingest.paths import PathReader
@@ -33,26 +34,7 @@ def build_parser(prog: str = "python -m ingest") -> argparse.ArgumentParser:
         "and the sink are there, and says which is missing.",
         epilog=f"The library here: {database_path()}. ".replace("%", "%%") + settings_epilog("ingest"),
     )
-    parser.add_argument("-0", "--null", action="store_true", help="paths are NUL-separated (find -print0)")
-    parser.add_argument("--force", action="store_true", help="re-analyse files even if done and unchanged")
-    parser.add_argument(
-        "--retry-failed", action="store_true", help="analyse files that failed before even if unchanged"
-    )
-    parser.add_argument("--input", metavar="FILE", help="read paths from FILE (or fifo) instead of stdin")
-    parser.add_argument(
-        "--include-derived",
-        action="store_true",
-        help="feed files written by `fpstream master` too (skipped by default: they carry its mark)",
-    )
-    parser.add_argument(
-        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="files and folders to feed instead of stdin (a folder is walked, sorted, links followed)",
-    )
+    add_feed_options(parser)
     return parser
 
 

@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING
 
 from base import logs
 from base.config import Endpoints, database_path, settings_epilog
+from base.feed_options import add_feed_options
 from base.status import query_status
 
 if TYPE_CHECKING:
@@ -149,16 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--analyzers", type=int, default=os.cpu_count() or 1, metavar="N", help="analyzer processes"
     )
-    parser.add_argument("-0", "--null", action="store_true", help="paths on stdin are NUL-separated")
-    parser.add_argument(
-        "--list-ignored", action="store_true", help="name the files that are not audio in the summary"
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="folders and files to fingerprint instead of stdin (make run MUSIC=DIR); folders are walked",
-    )
+    add_feed_options(parser, "null", "list_ignored", "paths")
     args = parser.parse_args(argv)
     if args.analyzers < 1:
         parser.error("--analyzers must be at least 1")
