@@ -12,21 +12,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from store.library import TAG_COLUMNS as LIBRARY_TAG_COLUMNS
+from base.fields import TAG_COLUMNS as LIBRARY_TAG_COLUMNS
+from base.fields import TRACK_COLUMNS
 from store.readonly import TABLE
 
-#: Columns every row has (schema v1 on).
-DETAIL_COLUMNS: tuple[str, ...] = (
-    "path",
-    "status",
-    "error",
-    "size",
-    "mtime_ns",
-    "duration_s",
-    "sample_rate",
-    "channels",
-    "fingerprint_version",
-)
+#: Columns every row has (schema v1 on): the track columns of base.fields, less when it was analysed.
+DETAIL_COLUMNS: tuple[str, ...] = tuple(c for c in TRACK_COLUMNS if c != "analyzed_at")
 #: Tag columns: read when the table has them (store.library.TAG_COLUMNS), None otherwise.
 TAG_COLUMNS = LIBRARY_TAG_COLUMNS
 

@@ -272,7 +272,7 @@ def _read_features(conn: sqlite3.Connection, batch: int) -> Features:
     return Features(paths=paths, matrix=matrix, stale=int(stale))
 
 
-# The tag columns (base.fields.TAG_COLUMNS, imported above; store.db adds them in schema v4). A
+# The tag columns (base.fields.TAG_COLUMNS, imported above; store.db adds them in schema v7). A
 # library written before them has none: readers get ``None`` for each, as for an untagged file.
 
 #: What playlist steering needs per analysed track (``fpstream.steering``), after the path.

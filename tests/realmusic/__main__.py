@@ -44,7 +44,7 @@ import numpy as np
 
 from tests.realmusic import peers
 from tests.realmusic.codecs import CODECS, copy_of
-from tests.realmusic.corpus import SPLIT, fetch, read_manifest, sha256_of, verify
+from tests.realmusic.corpus import SPLIT, drum_set, fetch, read_manifest, sha256_of, verify
 from tests.realmusic.midi import midi_set
 from tests.realmusic.rhythm import cached_envelope, rhythm_values
 
@@ -94,24 +94,6 @@ def accuracy(items: list[Item], who: str) -> tuple[float, float]:
 def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
-
-def drum_set(cache: Path, n: int = 25) -> list[tuple[Path, float]]:
-    """``n`` generated 40 s humanised rock-beat tracks at tempos spread over 62-190 BPM."""
-    import soundfile as sf
-
-    from tests.synth import drums
-
-    folder = cache / "drums"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2006)
-    out = []
-    for i, bpm in enumerate(np.round(rng.uniform(62, 190, n), 1)):
-        path = folder / f"drums{i:02d}-{bpm:.1f}.flac"
-        if not path.exists():
-            x = drums(float(bpm), 40.0, 44_100, seed=100 + i)
-            sf.write(str(path), np.stack([x, x], axis=1), 44_100, subtype="PCM_16")
-        out.append((path, float(bpm)))
-    return out
 
 
 def gather(cache: Path) -> list[Item]:

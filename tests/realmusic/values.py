@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ import numpy as np
 
 from base.fields import BANDS as BAND_NAMES
 from tests.oracles import SR, ebur128_loudness, essentia_tempo, librosa_spectral, librosa_tempo
+from tests.realmusic.corpus import drum_set, fetch
 
 PACKAGES = (
     "warzone2100-music",
@@ -74,30 +74,7 @@ class Target:
 # ---------------------------------------------------------------- fetching
 
 
-def fetch_packages(cache: Path, packages: list[str]) -> dict[str, Path]:
-    """``apt-get download`` each package (unless its .deb is cached) and unpack it into
-    ``cache/extract/PACKAGE``; returns the unpacked folder of each package."""
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    folders = {}
-    for pkg in packages:
-        have = sorted(debs.glob(f"{pkg}_*.deb"))
-        if not have:
-            print(f"fetching {pkg} with apt-get download ...", file=sys.stderr)
-            done = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True)
-            have = sorted(debs.glob(f"{pkg}_*.deb"))
-            if done.returncode != 0 or not have:
-                raise SystemExit(
-                    f"apt-get download {pkg} failed (run `apt-get update` first?):\n{done.stderr.strip()}"
-                )
-        folder = cache / "extract" / pkg
-        stamp = folder / f".{have[-1].name}.unpacked"
-        if not stamp.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["dpkg-deb", "-x", str(have[-1]), str(folder)], check=True)
-            stamp.touch()
-        folders[pkg] = folder
-    return folders
+
 
 
 def find_tracks(folder: Path, min_s: float, max_s: float, per_package: int) -> list[Path]:
@@ -220,23 +197,7 @@ def consensus(lib: float, ess: float) -> float | None:
     return None
 
 
-def drum_set(cache: Path, n: int = 25) -> list[tuple[Path, float]]:
-    """``n`` generated 40 s humanised rock-beat tracks at tempos spread over 62-190 BPM."""
-    import soundfile as sf
 
-    from tests.synth import drums
-
-    folder = cache / "drums"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2006)
-    out = []
-    for i, bpm in enumerate(np.round(rng.uniform(62, 190, n), 1)):
-        path = folder / f"drums{i:02d}-{bpm:.1f}.flac"
-        if not path.exists():
-            x = drums(float(bpm), 40.0, 44_100, seed=100 + i)
-            sf.write(str(path), np.stack([x, x], axis=1), 44_100, subtype="PCM_16")
-        out.append((path, float(bpm)))
-    return out
 
 
 def drum_tempi(path: Path, cache: Path) -> dict[str, float]:
@@ -426,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         import pyebur128  # noqa: F401
     except ImportError as exc:
         raise SystemExit(f"{exc.name} missing: pip install -e '.[bench]'") from None
-    folders = fetch_packages(args.cache, args.packages)
+    fetch(args.cache, args.packages)
+    folders = {pkg: args.cache / "extract" / pkg for pkg in args.packages}
     tracks = [
         t
         for folder in folders.values()
